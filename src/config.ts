@@ -1,0 +1,111 @@
+// Configuration is a pure function of the environment: one zod schema, one line per key.
+// loadConfig never reads process.env itself, so tests pass whatever record they need.
+import { z } from 'zod';
+
+const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalText = z.string().trim().min(1).optional();
+
+const durationPattern = /^(\d+)\s*(ms|s|m|h|d)$/;
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "500ms", "5s", "10m", "2h", "30d" into milliseconds; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const m = durationPattern.exec(text.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * durationUnits[m[2]!]!;
+}
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30d, 12h or 500ms, got "${text}"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const postgresUrl = z.string().refine(
+  (s) => {
+    try {
+      return ['postgres:', 'postgresql:'].includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a postgres:// or postgresql:// URL' },
+);
+
+const natsUrl = z.string().refine(
+  (s) => s.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$|^[\w.-]+:\d+$/.test(u.trim())),
+  { message: 'expected nats://host:port (comma-separated for a cluster)' },
+);
+
+const schema = z.object({
+  /** PostgreSQL connection URL. Unset: `statehub start` boots an embedded PostgreSQL. */
+  DATABASE_URL: postgresUrl.optional(),
+  /** Address the API binds to. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** Port of the API; 0 picks a free one. */
+  PORT: intIn(0, 65535).default(8000),
+  /** winston level: error, warn, info, http, verbose, debug. */
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+  /** Connections per process in the PostgreSQL pool. */
+  PG_POOL_MAX: intIn(1, 200).default(10),
+  /** Where `statehub start` keeps the embedded PostgreSQL's data. */
+  STATEHUB_DATA_DIR: z.string().min(1).default('.statehub'),
+
+  /** NATS server(s). Unset: the pump idles and events wait in the outbox. */
+  NATS_URL: natsUrl.optional(),
+  NATS_USER: optionalText,
+  NATS_PASSWORD: optionalText,
+  NATS_TOKEN: optionalText,
+  /** Path of a NATS .creds file (JWT + nkey seed). */
+  NATS_CREDS_FILE: optionalText,
+  NATS_TLS_CA: optionalText,
+  NATS_TLS_CERT: optionalText,
+  NATS_TLS_KEY: optionalText,
+  /** JetStream stream the events go to; created (subjects org.>) when missing. */
+  STREAM_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('ACTIVITY_EVENTS'),
+  /** The envelope's `publisher` field. */
+  EVENT_PUBLISHER: z.string().min(1).default('the-custodian/state-hub'),
+  /** Outbox rows the pump reads per batch. */
+  PUMP_BATCH_SIZE: intIn(1, 10_000).default(1000),
+  /** Publishes awaiting a JetStream ack at once. */
+  PUMP_MAX_IN_FLIGHT: intIn(1, 10_000).default(256),
+  /** Safety poll of the outbox when no notification arrives. */
+  PUMP_POLL_INTERVAL: duration.default(5000),
+  /** How long SIGTERM waits for in-flight acks before forcing exit. */
+  PUMP_SHUTDOWN_TIMEOUT: duration.default(10_000),
+  /** Port of the pump's /healthz, /readyz and /metrics; 0 picks a free one. */
+  PUMP_METRICS_PORT: intIn(0, 65535).default(9464),
+  /** Address the pump's metrics endpoint binds to. */
+  PUMP_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Default age for `statehub outbox prune` (published rows only). */
+  OUTBOX_RETENTION: duration.default(30 * 86_400_000),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Thrown for bad configuration; `message` is the one line an operator needs. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the environment record; empty strings count as unset, as they do in systemd env files. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** The database URL, or a ConfigError naming the variable. */
+export function requireDatabaseUrl(config: Config): string {
+  if (!config.DATABASE_URL) {
+    throw new ConfigError('invalid configuration: DATABASE_URL is not set (e.g. postgres://user@127.0.0.1:5432/statehub)');
+  }
+  return config.DATABASE_URL;
+}

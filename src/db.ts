@@ -1,0 +1,96 @@
+// The one database module: every query of the API, the pump and the CLI goes through here.
+// It logs query text, duration and row count at debug level (never the parameters), releases
+// clients in `finally`, and keeps an idle client's error from crashing the process.
+import pg from 'pg';
+import type { Logger } from './logger.js';
+
+// bigint (int8) columns hold ids; they fit in a JS number far beyond any realistic row count.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export interface Db extends Queryable {
+  readonly pool: pg.Pool;
+  /** Runs `fn` inside BEGIN/COMMIT on one checked-out client; rolls back on any error. */
+  tx<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
+  /** Ends the pool; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  connectionString: string;
+  max?: number;
+  applicationName?: string;
+  /** Milliseconds before a statement is cancelled by the server; 0 disables. */
+  statementTimeoutMs?: number;
+}
+
+function logged(target: Queryable, log: Logger): Queryable {
+  return {
+    async query(text, params) {
+      const started = performance.now();
+      try {
+        const result = await target.query(text, params);
+        if (log.isDebugEnabled()) {
+          log.debug('query', { sql: squash(text), ms: round(performance.now() - started), rows: result.rowCount });
+        }
+        return result;
+      } catch (err) {
+        log.debug('query failed', { sql: squash(text), ms: round(performance.now() - started), code: (err as { code?: string }).code });
+        throw err;
+      }
+    },
+  };
+}
+
+export function createDb(options: DbOptions, log: Logger): Db {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'statehub',
+    statement_timeout: options.statementTimeoutMs || undefined,
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client losing its connection (server restart, pg_terminate_backend) emits here;
+  // without a listener node-postgres would crash the process.
+  pool.on('error', (err) => log.warn('idle database connection lost', { error: err.message }));
+
+  const direct = logged(pool, log);
+  let closing: Promise<void> | undefined;
+
+  return {
+    pool,
+    query: direct.query,
+    async tx(fn) {
+      const client = await pool.connect();
+      const q = logged(client, log);
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(q);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        // A client whose ROLLBACK fails is broken; releasing it with the error destroys it.
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    close() {
+      closing ??= pool.end();
+      return closing;
+    },
+  };
+}
+
+function squash(sql: string): string {
+  return sql.replace(/\s+/g, ' ').trim().slice(0, 500);
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

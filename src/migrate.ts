@@ -1,0 +1,108 @@
+// Schema changes in two kinds, as Flyway and graphile-migrate separate them:
+//   migrations/NNNN_*.sql  versioned: tables, columns, indexes; applied once, never edited after landing.
+//   sql/NNN_*.sql          repeatable: functions, triggers, grants; idempotent, re-applied (all of
+//                          them, in file-name order) whenever any file's content changes.
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import pg from 'pg';
+import { runner } from 'node-pg-migrate';
+import type { Logger } from './logger.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const MIGRATIONS_DIR = path.join(root, 'migrations');
+export const SQL_DIR = path.join(root, 'sql');
+const META_SCHEMA = 'statehub_meta';
+
+export interface MigrateResult {
+  /** Versioned migrations run, by name. */
+  migrations: string[];
+  /** Whether the repeatable definitions in sql/ were (re)applied. */
+  definitionsApplied: boolean;
+}
+
+export async function migrate(
+  databaseUrl: string,
+  log: Logger,
+  direction: 'up' | 'down' = 'up',
+  count?: number,
+): Promise<MigrateResult> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'statehub-migrate' });
+  await client.connect();
+  try {
+    await client.query('SET client_min_messages = warning');
+    const ran = await runner({
+      dbClient: client,
+      dir: MIGRATIONS_DIR,
+      direction,
+      count: count ?? (direction === 'up' ? Infinity : 1),
+      migrationsTable: 'pgmigrations',
+      migrationsSchema: META_SCHEMA,
+      createMigrationsSchema: true,
+      checkOrder: true,
+      singleTransaction: true,
+      advisoryLockMode: 'wait',
+      logger: { debug: (m) => log.debug(m), info: (m) => log.debug(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
+    });
+    const migrations = ran.map((m) => m.name);
+    for (const name of migrations) log.info(`migration ${direction}`, { migration: name });
+
+    if (direction === 'down') {
+      // Objects in sql/ may depend on what was just dropped; forget their hashes so the next
+      // `up` re-creates them against the schema as it then is.
+      await client.query(`DELETE FROM ${META_SCHEMA}.sql_definitions`).catch(() => undefined);
+      return { migrations, definitionsApplied: false };
+    }
+    const definitionsApplied = await applyDefinitions(client, log);
+    return { migrations, definitionsApplied };
+  } finally {
+    await client.end();
+  }
+}
+
+async function readDefinitions(): Promise<Array<{ file: string; sql: string; sha256: string }>> {
+  const files = (await readdir(SQL_DIR)).filter((f) => f.endsWith('.sql')).sort();
+  return Promise.all(
+    files.map(async (file) => {
+      const sql = await readFile(path.join(SQL_DIR, file), 'utf8');
+      return { file, sql, sha256: createHash('sha256').update(sql).digest('hex') };
+    }),
+  );
+}
+
+async function applyDefinitions(client: pg.Client, log: Logger): Promise<boolean> {
+  const files = await readDefinitions();
+  await client.query('BEGIN');
+  try {
+    // Same lock key for every migrator of this database: concurrent starts apply once.
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('statehub.sql_definitions'))`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${META_SCHEMA}.sql_definitions (
+      file text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ file: string; sha256: string }>(`SELECT file, sha256 FROM ${META_SCHEMA}.sql_definitions`);
+    const applied = new Map(rows.map((r) => [r.file, r.sha256]));
+    const current = files.length === applied.size && files.every((f) => applied.get(f.file) === f.sha256);
+    if (current) {
+      await client.query('COMMIT');
+      return false;
+    }
+    for (const f of files) {
+      try {
+        await client.query(f.sql);
+      } catch (err) {
+        throw new Error(`sql/${f.file}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    await client.query(`DELETE FROM ${META_SCHEMA}.sql_definitions`);
+    await client.query(
+      `INSERT INTO ${META_SCHEMA}.sql_definitions (file, sha256) SELECT * FROM unnest($1::text[], $2::text[])`,
+      [files.map((f) => f.file), files.map((f) => f.sha256)],
+    );
+    await client.query('COMMIT');
+    log.info('sql definitions applied', { files: files.map((f) => f.file) });
+    return true;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
