@@ -29,10 +29,10 @@ export interface DbOptions {
 
 function logged(target: Queryable, log: Logger): Queryable {
   return {
-    async query(text, params) {
+    async query<R extends pg.QueryResultRow>(text: string, params?: unknown[]) {
       const started = performance.now();
       try {
-        const result = await target.query(text, params);
+        const result = await target.query<R>(text, params);
         if (log.isDebugEnabled()) {
           log.debug('query', { sql: squash(text), ms: round(performance.now() - started), rows: result.rowCount });
         }
