@@ -2,7 +2,7 @@
 // It logs query text, duration and row count at debug level (never the parameters), releases
 // clients in `finally`, and keeps an idle client's error from crashing the process.
 import pg from 'pg';
-import type { Logger } from './logger.js';
+import type { Logger } from './logger.ts';
 
 // bigint (int8) columns hold ids; they fit in a JS number far beyond any realistic row count.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
-import type { Logger } from './logger.js';
+import type { Logger } from './logger.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const MIGRATIONS_DIR = path.join(root, 'migrations');

@@ -1,0 +1,5 @@
+// PLACEHOLDER until its issue lands: replaced by the real command.
+export async function run(_args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
+  process.stderr.write('statehub pump: not built yet\n');
+  return 1;
+}
