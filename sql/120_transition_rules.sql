@@ -11,6 +11,10 @@ DECLARE
   v_entity text := TG_ARGV[0];
   v_from   text := CASE WHEN TG_OP = 'UPDATE' THEN OLD.status::text END;
 BEGIN
+  -- Writing the status a row already has is not a transition.
+  IF v_from = NEW.status::text THEN
+    RETURN NEW;
+  END IF;
   IF NOT EXISTS (
     SELECT 1 FROM statehub.status_transitions t
      WHERE t.entity = v_entity

@@ -1,5 +1,18 @@
-// PLACEHOLDER until its issue lands: replaced by the real command.
-export async function run(_args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
-  process.stderr.write('statehub api: not built yet\n');
-  return 1;
+// statehub api: serve the HTTP API on HOST:PORT against DATABASE_URL.
+import { loadConfig, requireDatabaseUrl } from '../../config.ts';
+import { createDb } from '../../db.ts';
+import { createLogger } from '../../logger.ts';
+import { listenApi } from '../../api/server.ts';
+import { handleSignals } from '../../shutdown.ts';
+
+export async function run(_args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const config = loadConfig(env);
+  const log = createLogger(config.LOG_LEVEL, { component: 'api' });
+  const db = createDb({ connectionString: requireDatabaseUrl(config), max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: 30_000 }, log);
+  const api = await listenApi(db, log, config.HOST, config.PORT);
+  handleSignals(log, 15_000, [
+    { name: 'http server', run: () => api.close() },
+    { name: 'database pool', run: () => db.close() },
+  ]);
+  return new Promise<number>(() => undefined); // runs until a signal
 }

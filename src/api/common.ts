@@ -1,0 +1,117 @@
+// Building blocks shared by the resource routes: parameter schemas, keyset pagination and
+// parameterized INSERT/UPDATE. Column names only ever come from zod-validated object keys.
+import { z } from 'zod';
+import type { Queryable } from '../db.ts';
+import { HttpError, notFound } from './errors.ts';
+
+export const MAX_PAGE = 500;
+
+export const id = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+export const slug = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'lowercase letters, digits, ".", "_" or "-", at most 100, starting with a letter or digit');
+export const title = z.string().trim().min(1).max(500);
+export const description = z.string().max(10_000);
+
+export const idParams = z.object({ id });
+export const slugParams = z.object({ slug });
+
+/** A repo or topic named by id ("12") or by slug ("state-hub"). */
+export const idOrSlug = z.union([id, slug]);
+
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+  /** Opaque: the next_cursor of the previous page. */
+  cursor: z.string().max(100).optional(),
+});
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as ?cursor= for the next page; null on the last one. */
+  next_cursor: string | null;
+}
+
+const encodeCursor = (lastId: number) => Buffer.from(`id:${lastId}`).toString('base64url');
+
+function decodeCursor(cursor: string): number {
+  const m = /^id:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!m) throw new HttpError(400, 'Bad Request', 'cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
+  return Number(m[1]);
+}
+
+/** A WHERE condition; `$` in sql stands for the value's placeholder. */
+export type Filter = { sql: string; value: unknown } | undefined;
+
+export const when = (value: unknown, sql: string): Filter => (value === undefined ? undefined : { sql, value });
+
+/**
+ * One page of `select` (which must expose the row id as `id` from alias `t`), ordered by id:
+ * stable under concurrent inserts because the cursor is the last id seen.
+ */
+export async function listPage<T extends { id: number }>(
+  q: Queryable,
+  select: string,
+  filters: Filter[],
+  page: z.infer<typeof pageQuery>,
+): Promise<Page<T>> {
+  const params: unknown[] = [];
+  const where: string[] = [];
+  for (const f of filters) {
+    if (!f) continue;
+    params.push(f.value);
+    where.push(f.sql.replaceAll('$', `$${params.length}`));
+  }
+  if (page.cursor !== undefined) {
+    params.push(decodeCursor(page.cursor));
+    where.push(`t.id > $${params.length}`);
+  }
+  params.push(page.limit + 1);
+  const sql = `${select} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY t.id LIMIT $${params.length}`;
+  const { rows } = await q.query<T>(sql, params);
+  const more = rows.length > page.limit;
+  const items = more ? rows.slice(0, page.limit) : rows;
+  return { items, next_cursor: more ? encodeCursor(items[items.length - 1]!.id) : null };
+}
+
+/** The single row of `select` with the given condition, or a 404 naming `what`. */
+export async function getOne<T>(q: Queryable, select: string, condition: string, value: unknown, what: string): Promise<T> {
+  const { rows } = await q.query(`${select} WHERE ${condition} = $1`, [value]);
+  if (!rows[0]) throw notFound(what);
+  return rows[0] as T;
+}
+
+type Values = Record<string, unknown>;
+
+const defined = (values: Values) => Object.entries(values).filter(([, v]) => v !== undefined);
+
+export async function insertRow(q: Queryable, table: string, values: Values): Promise<number> {
+  const entries = defined(values);
+  const cols = entries.map(([k]) => `"${k}"`).join(', ');
+  const placeholders = entries.map((_, i) => `$${i + 1}`).join(', ');
+  const { rows } = await q.query<{ id: number }>(
+    `INSERT INTO statehub.${table} (${cols}) VALUES (${placeholders}) RETURNING id`,
+    entries.map(([, v]) => v),
+  );
+  return rows[0]!.id;
+}
+
+/** Updates the given columns of one row; false when no row matches. Empty changes only check existence. */
+export async function updateRow(q: Queryable, table: string, keyColumn: string, key: unknown, values: Values): Promise<boolean> {
+  const entries = defined(values);
+  const sql = entries.length
+    ? `UPDATE statehub.${table} SET ${entries.map(([k], i) => `"${k}" = $${i + 2}`).join(', ')} WHERE "${keyColumn}" = $1`
+    : `SELECT 1 FROM statehub.${table} WHERE "${keyColumn}" = $1`;
+  const result = await q.query(sql, [key, ...entries.map(([, v]) => v)]);
+  return (result.rowCount ?? 0) > 0;
+}
+
+/** The id of the row with this slug, or a 422 naming the field that referred to it. */
+export async function idOfSlug(q: Queryable, table: string, slugValue: string, field: string): Promise<number> {
+  const { rows } = await q.query<{ id: number }>(`SELECT id FROM statehub.${table} WHERE slug = $1`, [slugValue]);
+  if (!rows[0]) throw new HttpError(422, 'Unprocessable Content', `${field} ${slugValue} does not exist`, [{ field, message: 'does not exist' }]);
+  return rows[0].id;
+}
+
+/** Rejects a PATCH body with nothing in it, which is almost always a client mistake. */
+export const nonEmpty = <T extends z.ZodObject>(schema: T) =>
+  schema.refine((v) => Object.values(v).some((x) => x !== undefined), { message: 'give at least one field to change' });

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import type { Api } from '../route.ts';
+import { getOne, id, idParams, insertRow, listPage, nonEmpty, pageQuery, title, updateRow, when } from '../common.ts';
+import { HttpError, notFound } from '../errors.ts';
+
+const select = 'SELECT t.* FROM statehub.decisions t';
+const status = z.enum(['open', 'resolved', 'withdrawn']);
+
+export const decisionCreate = z.strictObject({ title, topic_id: id.optional(), workstream_id: id.optional() });
+export const decisionPatch = nonEmpty(
+  z.strictObject({ title: title.optional(), topic_id: id.nullable().optional(), workstream_id: id.nullable().optional(), status: z.literal('withdrawn').optional() }),
+);
+export const decisionResolve = z.strictObject({
+  decided_by: z.string().trim().min(1).max(200),
+  rationale: z.string().trim().min(1).max(20_000),
+});
+
+export function decisionRoutes(api: Api): void {
+  const tag = 'decisions';
+  api.add({ method: 'post', path: '/decisions', summary: 'Open a decision', tag, body: decisionCreate, status: 201 }, ({ body }, db) =>
+    db.tx(async (q) => getOne(q, select, 't.id', await insertRow(q, 'decisions', body), 'decision')),
+  );
+  api.add(
+    {
+      method: 'get', path: '/decisions', summary: 'List decisions', tag,
+      query: pageQuery.extend({ status: status.optional(), topic_id: id.optional(), workstream_id: id.optional() }),
+    },
+    ({ query }, db) =>
+      listPage(
+        db,
+        select,
+        [when(query.status, 't.status = $'), when(query.topic_id, 't.topic_id = $'), when(query.workstream_id, 't.workstream_id = $')],
+        query,
+      ),
+  );
+  api.add({ method: 'get', path: '/decisions/:id', summary: 'Get a decision', tag, params: idParams }, ({ params }, db) =>
+    getOne(db, select, 't.id', params.id, `decision ${params.id}`),
+  );
+  api.add(
+    { method: 'patch', path: '/decisions/:id', summary: 'Change an open decision, or withdraw it', tag, params: idParams, body: decisionPatch },
+    ({ params, body }, db) =>
+      db.tx(async (q) => {
+        if (!(await updateRow(q, 'decisions', 'id', params.id, body))) throw notFound(`decision ${params.id}`);
+        return getOne(q, select, 't.id', params.id, `decision ${params.id}`);
+      }),
+  );
+  api.add(
+    { method: 'post', path: '/decisions/:id/resolve', summary: 'Resolve an open decision', tag, params: idParams, body: decisionResolve },
+    ({ params, body }, db) =>
+      db.tx(async (q) => {
+        const { rows } = await q.query<{ status: string }>('SELECT status FROM statehub.decisions WHERE id = $1 FOR UPDATE', [params.id]);
+        if (!rows[0]) throw notFound(`decision ${params.id}`);
+        // Re-resolving would silently rewrite who decided and why; only open decisions resolve.
+        if (rows[0].status !== 'open') throw new HttpError(409, 'Conflict', `decision ${params.id} is ${rows[0].status}; only an open decision can be resolved`);
+        await updateRow(q, 'decisions', 'id', params.id, { ...body, status: 'resolved' });
+        return getOne(q, select, 't.id', params.id, `decision ${params.id}`);
+      }),
+  );
+}

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import type { Api } from '../route.ts';
+import { description, getOne, idOfSlug, idParams, insertRow, listPage, nonEmpty, pageQuery, slug, title, updateRow, when } from '../common.ts';
+import { notFound } from '../errors.ts';
+
+const select = `SELECT t.*, d.slug AS domain_slug FROM statehub.domain_goals t JOIN statehub.domains d ON d.id = t.domain_id`;
+const status = z.enum(['draft', 'active', 'superseded', 'achieved', 'abandoned']);
+
+export const domainGoalCreate = z.strictObject({ domain_slug: slug, title, description: description.optional() });
+// Activation supersedes the current goal: POST /domain-goals/:id/activate. `superseded` is set by it too.
+export const domainGoalPatch = nonEmpty(
+  z.strictObject({ title: title.optional(), description: description.nullable().optional(), status: status.exclude(['superseded']).optional() }),
+);
+
+export function domainGoalRoutes(api: Api): void {
+  const tag = 'domain goals';
+  api.add(
+    { method: 'post', path: '/domain-goals', summary: 'Create a draft goal for a domain', tag, body: domainGoalCreate, status: 201 },
+    ({ body }, db) =>
+      db.tx(async (q) => {
+        const { domain_slug, ...rest } = body;
+        const domain_id = await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
+        return getOne(q, select, 't.id', await insertRow(q, 'domain_goals', { ...rest, domain_id }), 'domain goal');
+      }),
+  );
+  api.add(
+    {
+      method: 'get', path: '/domain-goals', summary: 'List domain goals', tag,
+      query: pageQuery.extend({ domain: slug.optional(), status: status.optional() }),
+    },
+    ({ query }, db) => listPage(db, select, [when(query.domain, 'd.slug = $'), when(query.status, 't.status = $')], query),
+  );
+  api.add({ method: 'get', path: '/domain-goals/:id', summary: 'Get a domain goal', tag, params: idParams }, ({ params }, db) =>
+    getOne(db, select, 't.id', params.id, `domain goal ${params.id}`),
+  );
+  api.add(
+    { method: 'patch', path: '/domain-goals/:id', summary: 'Change a domain goal', tag, params: idParams, body: domainGoalPatch },
+    ({ params, body }, db) =>
+      db.tx(async (q) => {
+        if (!(await updateRow(q, 'domain_goals', 'id', params.id, body))) throw notFound(`domain goal ${params.id}`);
+        return getOne(q, select, 't.id', params.id, `domain goal ${params.id}`);
+      }),
+  );
+  api.add(
+    {
+      method: 'post', path: '/domain-goals/:id/activate', tag, params: idParams,
+      summary: "Make this the domain's active goal, superseding the current one in the same transaction",
+    },
+    ({ params }, db) =>
+      db.tx(async (q) => {
+        await q.query('SELECT 1 FROM statehub.activate_domain_goal($1)', [params.id]);
+        return getOne(q, select, 't.id', params.id, `domain goal ${params.id}`);
+      }),
+  );
+}

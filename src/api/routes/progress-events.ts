@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import type { Api } from '../route.ts';
+import { getOne, id, idParams, insertRow, listPage, pageQuery, when } from '../common.ts';
+
+const select = 'SELECT t.* FROM statehub.progress_events t';
+
+export const progressEventCreate = z.strictObject({
+  workstream_id: id.optional(),
+  task_id: id.optional(),
+  kind: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lowercase word such as note, commit or review').optional(),
+  message: z.string().trim().min(1).max(20_000),
+});
+
+export function progressEventRoutes(api: Api): void {
+  const tag = 'progress events';
+  api.add(
+    { method: 'post', path: '/progress-events', summary: 'Record progress (append-only)', tag, body: progressEventCreate, status: 201 },
+    ({ body }, db) => db.tx(async (q) => getOne(q, select, 't.id', await insertRow(q, 'progress_events', body), 'progress event')),
+  );
+  api.add(
+    {
+      method: 'get', path: '/progress-events', summary: 'List progress events, oldest first', tag,
+      query: pageQuery.extend({ workstream_id: id.optional(), task_id: id.optional() }),
+    },
+    ({ query }, db) => listPage(db, select, [when(query.workstream_id, 't.workstream_id = $'), when(query.task_id, 't.task_id = $')], query),
+  );
+  api.add({ method: 'get', path: '/progress-events/:id', summary: 'Get a progress event', tag, params: idParams }, ({ params }, db) =>
+    getOne(db, select, 't.id', params.id, `progress event ${params.id}`),
+  );
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import type { Api } from '../route.ts';
+import { getOne, id, idOfSlug, idParams, insertRow, listPage, nonEmpty, pageQuery, slug, title, updateRow, when } from '../common.ts';
+import { notFound } from '../errors.ts';
+
+const select = `SELECT t.*, r.slug AS repo_slug FROM statehub.repo_goals t JOIN statehub.repos r ON r.id = t.repo_id`;
+const status = z.enum(['draft', 'active', 'achieved', 'abandoned']);
+
+export const repoGoalCreate = z.strictObject({ repo_slug: slug, title, domain_goal_id: id.optional(), status: status.optional() });
+export const repoGoalPatch = nonEmpty(z.strictObject({ title: title.optional(), domain_goal_id: id.nullable().optional(), status: status.optional() }));
+
+export function repoGoalRoutes(api: Api): void {
+  const tag = 'repo goals';
+  api.add({ method: 'post', path: '/repo-goals', summary: 'Create a repo goal', tag, body: repoGoalCreate, status: 201 }, ({ body }, db) =>
+    db.tx(async (q) => {
+      const { repo_slug, ...rest } = body;
+      const repo_id = await idOfSlug(q, 'repos', repo_slug, 'repo_slug');
+      return getOne(q, select, 't.id', await insertRow(q, 'repo_goals', { ...rest, repo_id }), 'repo goal');
+    }),
+  );
+  api.add(
+    { method: 'get', path: '/repo-goals', summary: 'List repo goals', tag, query: pageQuery.extend({ repo: slug.optional(), status: status.optional() }) },
+    ({ query }, db) => listPage(db, select, [when(query.repo, 'r.slug = $'), when(query.status, 't.status = $')], query),
+  );
+  api.add({ method: 'get', path: '/repo-goals/:id', summary: 'Get a repo goal', tag, params: idParams }, ({ params }, db) =>
+    getOne(db, select, 't.id', params.id, `repo goal ${params.id}`),
+  );
+  api.add(
+    { method: 'patch', path: '/repo-goals/:id', summary: 'Change a repo goal', tag, params: idParams, body: repoGoalPatch },
+    ({ params, body }, db) =>
+      db.tx(async (q) => {
+        if (!(await updateRow(q, 'repo_goals', 'id', params.id, body))) throw notFound(`repo goal ${params.id}`);
+        return getOne(q, select, 't.id', params.id, `repo goal ${params.id}`);
+      }),
+  );
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import type { Api } from '../route.ts';
+import { getOne, idOfSlug, insertRow, listPage, nonEmpty, pageQuery, slug, slugParams, updateRow, when } from '../common.ts';
+import { notFound } from '../errors.ts';
+
+const select = `SELECT t.*, d.slug AS domain_slug FROM statehub.repos t JOIN statehub.domains d ON d.id = t.domain_id`;
+const location = z.string().trim().min(1).max(2000);
+
+export const repoCreate = z.strictObject({ slug, domain_slug: slug, remote_url: location.optional(), local_path: location.optional() });
+export const repoPatch = nonEmpty(
+  z.strictObject({ domain_slug: slug.optional(), remote_url: location.nullable().optional(), local_path: location.nullable().optional() }),
+);
+
+export function repoRoutes(api: Api): void {
+  const tag = 'repos';
+  api.add({ method: 'post', path: '/repos', summary: 'Register a repo', tag, body: repoCreate, status: 201 }, ({ body }, db) =>
+    db.tx(async (q) => {
+      const { domain_slug, ...rest } = body;
+      const domain_id = await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
+      return getOne(q, select, 't.id', await insertRow(q, 'repos', { ...rest, domain_id }), 'repo');
+    }),
+  );
+  api.add({ method: 'get', path: '/repos', summary: 'List repos', tag, query: pageQuery.extend({ domain: slug.optional() }) }, ({ query }, db) =>
+    listPage(db, select, [when(query.domain, 'd.slug = $')], query),
+  );
+  api.add({ method: 'get', path: '/repos/:slug', summary: 'Get a repo', tag, params: slugParams }, ({ params }, db) =>
+    getOne(db, select, 't.slug', params.slug, `repo ${params.slug}`),
+  );
+  api.add({ method: 'patch', path: '/repos/:slug', summary: 'Change a repo', tag, params: slugParams, body: repoPatch }, ({ params, body }, db) =>
+    db.tx(async (q) => {
+      const { domain_slug, ...rest } = body;
+      const domain_id = domain_slug === undefined ? undefined : await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
+      if (!(await updateRow(q, 'repos', 'slug', params.slug, { ...rest, domain_id }))) throw notFound(`repo ${params.slug}`);
+      return getOne(q, select, 't.slug', params.slug, `repo ${params.slug}`);
+    }),
+  );
+}

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import type { Api } from '../route.ts';
+import { getOne, id, idParams, insertRow, listPage, nonEmpty, pageQuery, title, updateRow, when } from '../common.ts';
+import { notFound } from '../errors.ts';
+
+const select = 'SELECT t.* FROM statehub.tasks t';
+const status = z.enum(['todo', 'in_progress', 'blocked', 'done', 'cancelled']);
+const reason = z.string().trim().min(1).max(2000);
+
+export const taskCreate = z.strictObject({ workstream_id: id, title, status: status.optional(), status_reason: reason.optional() });
+export const taskPatch = nonEmpty(z.strictObject({ title: title.optional(), status: status.optional(), status_reason: reason.nullable().optional() }));
+
+export function taskRoutes(api: Api): void {
+  const tag = 'tasks';
+  api.add({ method: 'post', path: '/tasks', summary: 'Create a task', tag, body: taskCreate, status: 201 }, ({ body }, db) =>
+    db.tx(async (q) => getOne(q, select, 't.id', await insertRow(q, 'tasks', body), 'task')),
+  );
+  api.add(
+    { method: 'get', path: '/tasks', summary: 'List tasks', tag, query: pageQuery.extend({ workstream_id: id.optional(), status: status.optional() }) },
+    ({ query }, db) => listPage(db, select, [when(query.workstream_id, 't.workstream_id = $'), when(query.status, 't.status = $')], query),
+  );
+  api.add({ method: 'get', path: '/tasks/:id', summary: 'Get a task', tag, params: idParams }, ({ params }, db) =>
+    getOne(db, select, 't.id', params.id, `task ${params.id}`),
+  );
+  api.add({ method: 'patch', path: '/tasks/:id', summary: 'Change a task', tag, params: idParams, body: taskPatch }, ({ params, body }, db) =>
+    db.tx(async (q) => {
+      if (!(await updateRow(q, 'tasks', 'id', params.id, body))) throw notFound(`task ${params.id}`);
+      return getOne(q, select, 't.id', params.id, `task ${params.id}`);
+    }),
+  );
+}

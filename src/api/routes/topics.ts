@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import type { Api } from '../route.ts';
+import { getOne, idOfSlug, insertRow, listPage, nonEmpty, pageQuery, slug, slugParams, title, updateRow, when } from '../common.ts';
+import { notFound } from '../errors.ts';
+
+const select = `SELECT t.*, d.slug AS domain_slug FROM statehub.topics t LEFT JOIN statehub.domains d ON d.id = t.domain_id`;
+
+export const topicCreate = z.strictObject({ slug, title, domain_slug: slug.optional() });
+export const topicPatch = nonEmpty(z.strictObject({ title: title.optional(), domain_slug: slug.nullable().optional() }));
+
+export function topicRoutes(api: Api): void {
+  const tag = 'topics';
+  api.add({ method: 'post', path: '/topics', summary: 'Create a topic', tag, body: topicCreate, status: 201 }, ({ body }, db) =>
+    db.tx(async (q) => {
+      const { domain_slug, ...rest } = body;
+      const domain_id = domain_slug === undefined ? undefined : await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
+      return getOne(q, select, 't.id', await insertRow(q, 'topics', { ...rest, domain_id }), 'topic');
+    }),
+  );
+  api.add({ method: 'get', path: '/topics', summary: 'List topics', tag, query: pageQuery.extend({ domain: slug.optional() }) }, ({ query }, db) =>
+    listPage(db, select, [when(query.domain, 'd.slug = $')], query),
+  );
+  api.add({ method: 'get', path: '/topics/:slug', summary: 'Get a topic', tag, params: slugParams }, ({ params }, db) =>
+    getOne(db, select, 't.slug', params.slug, `topic ${params.slug}`),
+  );
+  api.add({ method: 'patch', path: '/topics/:slug', summary: 'Change a topic', tag, params: slugParams, body: topicPatch }, ({ params, body }, db) =>
+    db.tx(async (q) => {
+      const { domain_slug, ...rest } = body;
+      const domain_id =
+        domain_slug === undefined ? undefined : domain_slug === null ? null : await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
+      if (!(await updateRow(q, 'topics', 'slug', params.slug, { ...rest, domain_id }))) throw notFound(`topic ${params.slug}`);
+      return getOne(q, select, 't.slug', params.slug, `topic ${params.slug}`);
+    }),
+  );
+}

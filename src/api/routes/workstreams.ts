@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import type { Api } from '../route.ts';
+import { getOne, id, idOrSlug, idParams, insertRow, listPage, nonEmpty, pageQuery, slug, title, updateRow, when } from '../common.ts';
+import { notFound } from '../errors.ts';
+
+const select = `SELECT t.*, tp.slug AS topic_slug, r.slug AS repo_slug
+                  FROM statehub.workstreams t
+                  JOIN statehub.topics tp ON tp.id = t.topic_id
+                  LEFT JOIN statehub.repos r ON r.id = t.repo_id`;
+export const workstreamStatus = z.enum(['planned', 'active', 'blocked', 'completed', 'cancelled']);
+
+export const workstreamCreate = z.strictObject({
+  slug,
+  title,
+  topic_id: id,
+  repo_id: id.optional(),
+  repo_goal_id: id.optional(),
+  status: workstreamStatus.optional(),
+});
+export const workstreamPatch = nonEmpty(
+  z.strictObject({
+    title: title.optional(),
+    topic_id: id.optional(),
+    repo_id: id.nullable().optional(),
+    repo_goal_id: id.nullable().optional(),
+    status: workstreamStatus.optional(),
+  }),
+);
+
+export function workstreamRoutes(api: Api): void {
+  const tag = 'workstreams';
+  api.add({ method: 'post', path: '/workstreams', summary: 'Create a workstream', tag, body: workstreamCreate, status: 201 }, ({ body }, db) =>
+    db.tx(async (q) => getOne(q, select, 't.id', await insertRow(q, 'workstreams', body), 'workstream')),
+  );
+  api.add(
+    {
+      method: 'get', path: '/workstreams', tag,
+      summary: 'List workstreams; repo and topic take an id or a slug',
+      query: pageQuery.extend({ status: workstreamStatus.optional(), repo: idOrSlug.optional(), topic: idOrSlug.optional() }),
+    },
+    ({ query }, db) =>
+      listPage(
+        db,
+        select,
+        [
+          when(query.status, 't.status = $'),
+          when(query.repo, typeof query.repo === 'number' ? 't.repo_id = $' : 'r.slug = $'),
+          when(query.topic, typeof query.topic === 'number' ? 't.topic_id = $' : 'tp.slug = $'),
+        ],
+        query,
+      ),
+  );
+  api.add({ method: 'get', path: '/workstreams/:id', summary: 'Get a workstream', tag, params: idParams }, ({ params }, db) =>
+    getOne(db, select, 't.id', params.id, `workstream ${params.id}`),
+  );
+  api.add(
+    {
+      method: 'patch', path: '/workstreams/:id', tag, params: idParams, body: workstreamPatch,
+      summary: 'Change a workstream; status changes follow docs/status-transitions.md',
+    },
+    ({ params, body }, db) =>
+      db.tx(async (q) => {
+        if (!(await updateRow(q, 'workstreams', 'id', params.id, body))) throw notFound(`workstream ${params.id}`);
+        return getOne(q, select, 't.id', params.id, `workstream ${params.id}`);
+      }),
+  );
+}

@@ -1,0 +1,43 @@
+// One idempotent, time-limited shutdown per process: the first SIGINT/SIGTERM runs the steps
+// in order (stop intake, finish in-flight work, close connections); a second signal or the
+// time limit forces exit.
+import type { Logger } from './logger.ts';
+
+export type Step = { name: string; run: () => Promise<unknown> };
+
+export function handleSignals(log: Logger, timeoutMs: number, steps: Step[], onDone: (code: number) => void = (c) => process.exit(c)) {
+  let stopping: Promise<void> | undefined;
+
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn('second signal: exiting now', { signal });
+      onDone(1);
+      return stopping;
+    }
+    log.info('shutting down', { signal });
+    const timer = setTimeout(() => {
+      log.error('shutdown timed out: exiting now', { timeoutMs });
+      onDone(1);
+    }, timeoutMs);
+    timer.unref();
+    stopping = (async () => {
+      let code = 0;
+      for (const step of steps) {
+        try {
+          await step.run();
+        } catch (err) {
+          code = 1;
+          log.error('shutdown step failed', { step: step.name, error: (err as Error).message });
+        }
+      }
+      clearTimeout(timer);
+      log.info('stopped');
+      onDone(code);
+    })();
+    return stopping;
+  };
+
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  return shutdown;
+}
