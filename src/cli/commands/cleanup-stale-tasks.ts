@@ -1,5 +1,39 @@
-// PLACEHOLDER until its issue lands: replaced by the real command.
-export async function run(_args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
-  process.stderr.write('statehub cleanup-stale-tasks: not built yet\n');
-  return 1;
+// statehub cleanup-stale-tasks [--dry-run]
+// Runs the stale-task rule (statehub.cancel_stale_tasks, sql/240) and prints what it
+// cancelled, or with --dry-run what it would cancel. The rule and its events live in SQL.
+import { parseArgs } from 'node:util';
+import { loadConfig, requireDatabaseUrl } from '../../config.ts';
+import { createDb } from '../../db.ts';
+import { createLogger } from '../../logger.ts';
+
+interface StaleTask {
+  task_id: number;
+  workstream_id: number;
+  workstream_status: string;
+  task_title: string;
+  task_status_before: string;
+}
+
+export async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let dryRun: boolean;
+  try {
+    dryRun = parseArgs({ args, options: { 'dry-run': { type: 'boolean', default: false } } }).values['dry-run'];
+  } catch (err) {
+    process.stderr.write(`statehub cleanup-stale-tasks: ${(err as Error).message}\nusage: statehub cleanup-stale-tasks [--dry-run]\n`);
+    return 2;
+  }
+  const config = loadConfig(env);
+  const log = createLogger(config.LOG_LEVEL, { component: 'cleanup-stale-tasks' });
+  const db = createDb({ connectionString: requireDatabaseUrl(config), max: 1, applicationName: 'statehub-cleanup' }, log);
+  try {
+    const { rows } = await db.query<StaleTask>('SELECT * FROM statehub.cancel_stale_tasks($1)', [dryRun]);
+    const verb = dryRun ? 'would cancel' : 'cancelled';
+    for (const t of rows) {
+      process.stdout.write(`${verb} task ${t.task_id} "${t.task_title}" (${t.task_status_before}): workstream ${t.workstream_id} is ${t.workstream_status}\n`);
+    }
+    process.stdout.write(`${verb} ${rows.length} stale task(s)${dryRun ? ' (dry run, nothing changed)' : ''}\n`);
+    return 0;
+  } finally {
+    await db.close();
+  }
 }

@@ -1,0 +1,78 @@
+-- Who may do what. Two NOLOGIN group roles; operators create login roles inside them
+-- (docs/roles.md). A single superuser (the default dev setup) keeps working: it bypasses all
+-- of this. The statements below are the whole current grant set: each apply first revokes
+-- what the two roles hold, then grants again, so removing a line here removes the privilege.
+--
+--   statehub_api   reads and writes the hub's tables; cannot write the outbox, so no API bug
+--                  can forge or erase an event. Its writes still capture, because the capture
+--                  functions are SECURITY DEFINER, owned by the migrating role.
+--   statehub_pump  reads the outbox, updates only the delivery bookkeeping columns and the
+--                  draining flag, prunes published rows through statehub.prune_outbox().
+
+-- Roles are cluster-wide: create them once, tolerate a concurrent creator.
+DO $$
+DECLARE
+  r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['statehub_api', 'statehub_pump'] LOOP
+    CONTINUE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r);
+    BEGIN
+      EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+    EXCEPTION
+      WHEN duplicate_object OR unique_violation THEN NULL;
+      WHEN insufficient_privilege THEN
+        RAISE EXCEPTION 'role % does not exist and % may not create roles', r, current_user
+          USING ERRCODE = '42501',
+                HINT = format('as a superuser or CREATEROLE user run: CREATE ROLE %I NOLOGIN; then migrate again', r);
+    END;
+  END LOOP;
+END;
+$$;
+COMMENT ON ROLE statehub_api IS 'state-hub API: reads and writes hub tables, never the outbox. Grant it to login roles.';
+COMMENT ON ROLE statehub_pump IS 'state-hub pump: reads the outbox, writes delivery bookkeeping only. Grant it to login roles.';
+
+REVOKE ALL ON ALL TABLES IN SCHEMA statehub FROM PUBLIC, statehub_api, statehub_pump;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA statehub FROM PUBLIC, statehub_api, statehub_pump;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA statehub FROM statehub_api, statehub_pump;
+GRANT USAGE ON SCHEMA statehub TO statehub_api, statehub_pump;
+
+-- Functions are executable by PUBLIC by default. Take that away from the ones that act with
+-- their owner's rights. Trigger functions are not checked when a trigger fires.
+REVOKE EXECUTE ON FUNCTION
+  statehub.tg_repos__capture_registered(),
+  statehub.tg_workstreams__capture_completed(),
+  statehub.tg_decisions__capture_resolved(),
+  statehub.tg_domain_goals__capture_activated(),
+  statehub.tg_outbox__wake_pump(),
+  statehub.cancel_stale_tasks(boolean),
+  statehub.prune_outbox(interval)
+FROM PUBLIC;
+
+-- statehub_api: the hub's tables and their identity sequences.
+DO $$
+DECLARE
+  t text;
+  seq text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['domains', 'domain_goals', 'repos', 'repo_goals', 'topics', 'workstreams', 'tasks', 'decisions',
+                           'progress_events'] LOOP
+    -- progress_events is append-only (sql/120), so UPDATE/DELETE would only ever fail.
+    EXECUTE format('GRANT SELECT, INSERT%s ON statehub.%I TO statehub_api',
+                   CASE WHEN t = 'progress_events' THEN '' ELSE ', UPDATE, DELETE' END, t);
+    seq := pg_catalog.pg_get_serial_sequence(format('statehub.%I', t), 'id');
+    IF seq IS NOT NULL THEN
+      EXECUTE format('GRANT USAGE ON SEQUENCE %s TO statehub_api', seq);
+    END IF;
+  END LOOP;
+END;
+$$;
+-- Read by the transition check (sql/120), which runs with the writer's rights.
+GRANT SELECT ON statehub.status_transitions TO statehub_api;
+GRANT SELECT ON statehub.stale_tasks TO statehub_api;
+GRANT EXECUTE ON FUNCTION statehub.activate_domain_goal(bigint), statehub.cancel_stale_tasks(boolean) TO statehub_api;
+
+-- statehub_pump: the outbox, bookkeeping columns only.
+GRANT SELECT ON statehub.outbox TO statehub_pump;
+GRANT UPDATE (attempts, last_error, published_at, stream, stream_seq, failed_at) ON statehub.outbox TO statehub_pump;
+GRANT SELECT, UPDATE (draining, updated_at) ON statehub.outbox_pump_state TO statehub_pump;
+GRANT EXECUTE ON FUNCTION statehub.prune_outbox(interval) TO statehub_pump;
