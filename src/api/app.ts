@@ -33,7 +33,7 @@ function requestLog(log: Logger) {
     res.locals.requestId = requestId;
     res.setHeader('x-request-id', requestId);
     res.on('finish', () => {
-      log.http('request', {
+      log.info('request', {
         requestId,
         method: req.method,
         path: req.path,

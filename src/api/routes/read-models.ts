@@ -63,27 +63,26 @@ export function readModelRoutes(api: Api): void {
       db.tx(async (q) => {
         await q.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const domain = await getOne<{ id: number }>(q, 'SELECT t.* FROM statehub.domains t', 't.slug', params.slug, `domain ${params.slug}`);
-        const [goal, repos, counts, open, decisions] = await Promise.all([
-          q.query(`SELECT * FROM statehub.domain_goals WHERE domain_id = $1 AND status = 'active'`, [domain.id]),
-          q.query('SELECT * FROM statehub.repos WHERE domain_id = $1 ORDER BY slug', [domain.id]),
-          q.query(
-            `SELECT w.status::text AS status, count(*)::int AS n FROM statehub.workstreams w ${workstreamContext}
-              WHERE d.id = $1 GROUP BY w.status`,
-            [domain.id],
-          ),
-          q.query(
-            `SELECT w.id, w.slug, w.title, w.status, w.repo_id, w.topic_id, w.updated_at FROM statehub.workstreams w ${workstreamContext}
-              WHERE d.id = $1 AND w.status IN ('planned', 'active', 'blocked') ORDER BY w.updated_at DESC, w.id LIMIT $2`,
-            [domain.id, OPEN_LIST_CAP * 3],
-          ),
-          q.query(
-            `SELECT dc.* FROM statehub.decisions dc
-               LEFT JOIN statehub.workstreams w ON w.id = dc.workstream_id ${workstreamContext}
-               LEFT JOIN statehub.topics dtp ON dtp.id = dc.topic_id
-              WHERE dc.status = 'open' AND (d.id = $1 OR dtp.domain_id = $1) ORDER BY dc.created_at, dc.id LIMIT $2`,
-            [domain.id, OPEN_LIST_CAP],
-          ),
-        ]);
+        // One client runs one query at a time; sequential awaits inside one snapshot.
+        const goal = await q.query(`SELECT * FROM statehub.domain_goals WHERE domain_id = $1 AND status = 'active'`, [domain.id]);
+        const repos = await q.query('SELECT * FROM statehub.repos WHERE domain_id = $1 ORDER BY slug LIMIT $2', [domain.id, MAX_PAGE]);
+        const counts = await q.query(
+          `SELECT w.status::text AS status, count(*)::int AS n FROM statehub.workstreams w ${workstreamContext}
+            WHERE d.id = $1 GROUP BY w.status`,
+          [domain.id],
+        );
+        const open = await q.query(
+          `SELECT w.id, w.slug, w.title, w.status, w.repo_id, w.topic_id, w.updated_at FROM statehub.workstreams w ${workstreamContext}
+            WHERE d.id = $1 AND w.status IN ('planned', 'active', 'blocked') ORDER BY w.updated_at DESC, w.id LIMIT $2`,
+          [domain.id, OPEN_LIST_CAP * 3],
+        );
+        const decisions = await q.query(
+          `SELECT dc.* FROM statehub.decisions dc
+             LEFT JOIN statehub.workstreams w ON w.id = dc.workstream_id ${workstreamContext}
+             LEFT JOIN statehub.topics dtp ON dtp.id = dc.topic_id
+            WHERE dc.status = 'open' AND (d.id = $1 OR dtp.domain_id = $1) ORDER BY dc.created_at, dc.id LIMIT $2`,
+          [domain.id, OPEN_LIST_CAP],
+        );
         const byStatus: Record<string, { count: number; items?: unknown[] }> = {};
         for (const s of ['planned', 'active', 'blocked', 'completed', 'cancelled']) byStatus[s] = { count: 0 };
         for (const c of counts.rows) byStatus[c.status]!.count = c.n;
