@@ -1,0 +1,314 @@
+// The pump's operating tools against a real PostgreSQL and a private nats-server. Outbox rows are
+// seeded with plain INSERTs, so these tests do not depend on the capture triggers. The CLI runs
+// as a child process wherever its output or exit code is the behaviour under test.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { connect, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { prunePublished } from '../src/pump/tools/prune.ts';
+import { requeueFailed } from '../src/pump/tools/requeue.ts';
+import { outboxStatus } from '../src/pump/tools/status.ts';
+import { useTestDatabase } from './helpers/database.ts';
+import { startNatsServer, type NatsServer } from './helpers/nats-server.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const STREAM = 'TOOLS_TEST_EVENTS';
+const COMPLETED = 'org.statehub.workstream.completed';
+const DAY = 86_400_000;
+
+interface Seed {
+  subject?: string;
+  occurredAgo?: number;
+  publishedAgo?: number;
+  failed?: string;
+}
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('pump tools (outbox status, requeue, prune, replay, events tail)', function () {
+  this.timeout(60_000);
+  const t = useTestDatabase();
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let js: JetStreamClient;
+  let jsm: JetStreamManager;
+
+  before(async function () {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url });
+    jsm = await nc.jetstreamManager();
+    js = nc.jetstream();
+    await jsm.streams.add({ name: STREAM, subjects: ['org.>'], storage: StorageType.File });
+  });
+
+  after(async function () {
+    await nc?.close();
+    await nats?.close();
+  });
+
+  beforeEach(async function () {
+    await t.db.query('TRUNCATE statehub.outbox');
+    await jsm.streams.purge(STREAM);
+  });
+
+  function env(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+    return { ...process.env, DATABASE_URL: t.url, NATS_URL: nats.url, STREAM_NAME: STREAM, LOG_LEVEL: 'warn', ...extra };
+  }
+
+  function cli(args: string[], extraEnv: Record<string, string | undefined> = {}): Promise<CliResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['bin/statehub.js', ...args], { cwd: root, env: env(extraEnv) });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  function attributesFor(subject: string, n: number): Record<string, unknown> {
+    if (subject === COMPLETED) {
+      return { workstream_id: n, slug: `ws-${n}`, title: `Workstream ${n}`, topic_id: 1, repo_id: null, repo_goal_id: null };
+    }
+    return { decision_id: n, title: `Decision ${n}`, topic_id: null, workstream_id: null, decided_by: 'ops', rationale_snippet: 'because' };
+  }
+
+  /** Inserts outbox rows in order; returns their ids and event ids. */
+  async function seed(rows: Seed[]): Promise<Array<{ id: number; event_id: string }>> {
+    const out: Array<{ id: number; event_id: string }> = [];
+    for (const [i, r] of rows.entries()) {
+      const subject = r.subject ?? COMPLETED;
+      const published = r.publishedAgo !== undefined;
+      const { rows: inserted } = await t.db.query<{ id: number; event_id: string }>(
+        `INSERT INTO statehub.outbox (subject, ordering_key, attributes, occurred_at, attempts, last_error,
+                                      published_at, stream, stream_seq, failed_at)
+         VALUES ($1, $2, $3, now() - $4::bigint * interval '1 ms', $5, $6,
+                 CASE WHEN $7 THEN now() - $8::bigint * interval '1 ms' END,
+                 CASE WHEN $7 THEN 'ACTIVITY_EVENTS' END, CASE WHEN $7 THEN $9::bigint END,
+                 CASE WHEN $6::text IS NOT NULL THEN now() END)
+         RETURNING id, event_id`,
+        [subject, `entity:${i}`, attributesFor(subject, i + 1), r.occurredAgo ?? 0, r.failed ? 3 : published ? 1 : 0,
+         r.failed ?? null, published, r.publishedAgo ?? 0, 1000 + i],
+      );
+      out.push(inserted[0]!);
+    }
+    return out;
+  }
+
+  async function streamCount(subject = COMPLETED): Promise<number> {
+    const info = await jsm.streams.info(STREAM, { subjects_filter: subject });
+    return info.state.subjects?.[subject] ?? 0;
+  }
+
+  describe('outbox status', function () {
+    it('reports pending count, oldest pending age, failed count and the last published row', async function () {
+      const ids = await seed([
+        { occurredAgo: 10 * 60_000 },
+        { occurredAgo: 5 * 60_000 },
+        {},
+        { failed: 'catalog says no' },
+        { failed: 'stream refused' },
+        { occurredAgo: DAY, publishedAgo: 2 * 60_000 },
+        { subject: 'org.statehub.decision.resolved', occurredAgo: DAY, publishedAgo: 60_000 },
+      ]);
+      const s = await outboxStatus(t.db);
+      expect(s.pending).to.equal(3);
+      expect(s.failed).to.equal(2);
+      expect(s.oldest_pending_id).to.equal(ids[0]!.id);
+      expect(s.oldest_pending_age_ms).to.be.within(10 * 60_000, 10 * 60_000 + 30_000);
+      expect(s.last_published).to.include({ id: ids[6]!.id, event_id: ids[6]!.event_id, subject: 'org.statehub.decision.resolved' });
+
+      const json = await cli(['outbox', 'status', '--json']);
+      expect(json.code, json.stderr).to.equal(0);
+      expect(JSON.parse(json.stdout)).to.deep.include({ pending: 3, failed: 2, oldest_pending_id: ids[0]!.id });
+
+      const human = await cli(['outbox', 'status']);
+      expect(human.code, human.stderr).to.equal(0);
+      expect(human.stdout).to.match(/^pending: +3 \(oldest 10m/m);
+      expect(human.stdout).to.match(/^failed: +2/m);
+      expect(human.stdout).to.include(`id ${ids[6]!.id}, org.statehub.decision.resolved`);
+    });
+
+    it('reports an empty outbox as zero pending and never published', async function () {
+      const s = await outboxStatus(t.db);
+      expect(s).to.deep.equal({ pending: 0, oldest_pending_age_ms: null, oldest_pending_id: null, failed: 0, last_published: null });
+    });
+  });
+
+  describe('outbox requeue', function () {
+    it('clears failed_at and last_error of the chosen failed rows only', async function () {
+      const [a, b, pending, published] = await seed([{ failed: 'bad a' }, { failed: 'bad b' }, {}, { publishedAgo: 1000 }]);
+      const result = await requeueFailed(t.db, { ids: [a!.id, pending!.id, 99_999] });
+      expect(result).to.deep.equal({ requeued: [a!.id], skipped: [pending!.id, 99_999] });
+
+      const { rows } = await t.db.query('SELECT id, failed_at, last_error, published_at FROM statehub.outbox ORDER BY id');
+      expect(rows[0]).to.include({ failed_at: null, last_error: null });
+      expect(rows[1]!.failed_at).to.be.instanceOf(Date);
+      expect(rows[1]!.last_error).to.equal('bad b');
+      expect(rows[3]!.published_at).to.be.instanceOf(Date);
+
+      const all = await cli(['outbox', 'requeue', '--all']);
+      expect(all.code, all.stderr).to.equal(0);
+      expect(all.stdout).to.include(`requeued 1 failed row(s): ${b!.id}`);
+      const after = await outboxStatus(t.db);
+      expect(after).to.include({ failed: 0, pending: 3 });
+      expect(after.last_published?.id).to.equal(published!.id);
+    });
+  });
+
+  describe('outbox prune', function () {
+    it('deletes only published rows older than the cutoff, never pending or failed ones', async function () {
+      const ids = await seed([
+        { occurredAgo: 41 * DAY, publishedAgo: 40 * DAY },
+        { occurredAgo: 11 * DAY, publishedAgo: 10 * DAY },
+        { occurredAgo: 60 * DAY },
+        { occurredAgo: 60 * DAY, failed: 'old failure' },
+      ]);
+      expect(await prunePublished(t.db, 30 * DAY)).to.equal(1);
+      const left = async () => (await t.db.query<{ id: number }>('SELECT id FROM statehub.outbox ORDER BY id')).rows.map((r) => r.id);
+      expect(await left()).to.deep.equal([ids[1]!.id, ids[2]!.id, ids[3]!.id]);
+
+      const run = await cli(['outbox', 'prune', '--older-than', '5d']);
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.equal('pruned 1 published row(s)\n');
+      expect(await left()).to.deep.equal([ids[2]!.id, ids[3]!.id]);
+    });
+
+    it('defaults to OUTBOX_RETENTION', async function () {
+      await seed([{ publishedAgo: 3 * DAY }, { publishedAgo: DAY }]);
+      const run = await cli(['outbox', 'prune'], { OUTBOX_RETENTION: '2d' });
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.equal('pruned 1 published row(s)\n');
+    });
+  });
+
+  describe('replay', function () {
+    it('re-publishes the chosen rows, reports duplicates dropped within the window, and --new-ids stores them', async function () {
+      const ids = await seed([
+        { publishedAgo: 5000 },
+        { subject: 'org.statehub.decision.resolved', publishedAgo: 5000 },
+        { publishedAgo: 4000 },
+        { publishedAgo: 3000 },
+        {},
+      ]);
+      const before = (await t.db.query('SELECT id, published_at, stream_seq FROM statehub.outbox ORDER BY id')).rows;
+
+      const dry = await cli(['replay', '--subject', COMPLETED, '--dry-run']);
+      expect(dry.code, dry.stderr).to.equal(0);
+      expect(dry.stdout).to.include('1 matching row(s) are pending or failed');
+      expect(dry.stdout).to.include(`would re-publish 3 row(s) (ids ${ids[0]!.id}..${ids[3]!.id})`);
+      expect(await streamCount()).to.equal(0);
+
+      const first = await cli(['replay', '--subject', COMPLETED]);
+      expect(first.code, first.stderr).to.equal(0);
+      expect(first.stdout).to.include("3 row(s) matched: 3 published, 0 dropped as duplicates by JetStream's window");
+      expect(await streamCount()).to.equal(3);
+
+      const again = await cli(['replay', '--from-id', String(ids[2]!.id)]);
+      expect(again.code, again.stderr).to.equal(0);
+      expect(again.stdout).to.include("2 row(s) matched: 0 published, 2 dropped as duplicates by JetStream's window");
+      expect(again.stdout).to.include('--new-ids');
+      expect(await streamCount()).to.equal(3);
+
+      const fresh = await cli(['replay', '--from-id', String(ids[2]!.id), '--new-ids']);
+      expect(fresh.code, fresh.stderr).to.equal(0);
+      expect(fresh.stdout).to.include("2 row(s) matched: 2 published, 0 dropped as duplicates by JetStream's window");
+      expect(await streamCount()).to.equal(5);
+
+      // The copy carries a new Nats-Msg-Id but the event's own envelope id, for consumers to dedup on.
+      const last = await jsm.streams.getMessage(STREAM, { last_by_subj: COMPLETED });
+      const envelope = last.json<{ id: string; type: string; attributes: { workstream_id: number } }>();
+      expect(envelope).to.include({ id: ids[3]!.event_id, type: COMPLETED });
+      expect(envelope.attributes.workstream_id).to.equal(4);
+      expect(last.header.get('Nats-Msg-Id')).to.match(new RegExp(`^${ids[3]!.event_id}:replay:`));
+
+      const after = (await t.db.query('SELECT id, published_at, stream_seq FROM statehub.outbox ORDER BY id')).rows;
+      expect(after).to.deep.equal(before);
+    });
+
+    it('selects by --since, as a duration or an ISO time', async function () {
+      await seed([{ occurredAgo: 3 * 3_600_000, publishedAgo: 1000 }, { occurredAgo: 60_000, publishedAgo: 1000 }]);
+      const byDuration = await cli(['replay', '--since', '2h', '--dry-run']);
+      expect(byDuration.stdout, byDuration.stderr).to.include('would re-publish 1 row(s)');
+      const iso = new Date(Date.now() - 4 * 3_600_000).toISOString();
+      const byTime = await cli(['replay', '--since', iso, '--dry-run']);
+      expect(byTime.stdout, byTime.stderr).to.include('would re-publish 2 row(s)');
+    });
+  });
+
+  describe('events tail', function () {
+    it('prints an envelope published to the stream as one JSON line and exits 0 on SIGINT', async function () {
+      const child = spawn(process.execPath, ['bin/statehub.js', 'events', 'tail'], { cwd: root, env: env() });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        await until(() => stderr.includes('tailing '), () => `tail never became ready: ${stderr}`);
+
+        const envelope = {
+          id: '6b0f2d1e-8a7c-4e8b-9d55-0f1a2b3c4d5e',
+          type: COMPLETED,
+          version: '1.0',
+          timestamp: new Date().toISOString(),
+          publisher: 'the-custodian/state-hub',
+          attributes: attributesFor(COMPLETED, 7),
+        };
+        await js.publish('org.other.noise', 'not ours'); // outside the default filter
+        await js.publish(COMPLETED, JSON.stringify(envelope, null, 2), { msgID: envelope.id });
+
+        await until(() => stdout.includes('\n'), () => `no line on stdout; stderr: ${stderr}`);
+        const lines = stdout.trim().split('\n');
+        expect(lines).to.have.length(1);
+        expect(JSON.parse(lines[0]!)).to.deep.equal(envelope);
+      } finally {
+        child.kill('SIGINT');
+      }
+      expect(await exited, stderr).to.equal(0);
+    });
+  });
+
+  describe('bad arguments', function () {
+    it('exit 2 with a usage message', async function () {
+      const cases: Array<{ args: string[]; env?: Record<string, string | undefined> }> = [
+        { args: ['outbox'] },
+        { args: ['outbox', 'frobnicate'] },
+        { args: ['outbox', 'status', '--bogus'] },
+        { args: ['outbox', 'requeue'] },
+        { args: ['outbox', 'requeue', '--id', 'x'] },
+        { args: ['outbox', 'requeue', '--id', '1', '--all'] },
+        { args: ['outbox', 'prune', '--older-than', 'soon'] },
+        { args: ['replay'] },
+        { args: ['replay', '--since', 'yesterday'] },
+        { args: ['replay', '--subject', 'Org Bad'] },
+        { args: ['replay', '--from-id', '1'], env: { NATS_URL: undefined } },
+        { args: ['events'] },
+        { args: ['events', 'tail', '--new', '--since-start'] },
+        { args: ['events', 'tail'], env: { NATS_URL: undefined } },
+      ];
+      const results = await Promise.all(cases.map((c) => cli(c.args, c.env)));
+      results.forEach((r, i) => {
+        const what = `statehub ${cases[i]!.args.join(' ')}: ${r.stderr}`;
+        expect(r.code, what).to.equal(2);
+        expect(r.stderr, what).to.match(/^statehub[ :]/);
+        expect(r.stdout, what).to.equal('');
+      });
+    });
+  });
+});
+
+/** Resolves once check() holds; fails with why() after 20 s. */
+async function until(check: () => boolean, why: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(why());
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
