@@ -8,7 +8,8 @@ export type Step = { name: string; run: () => Promise<unknown> };
 export function handleSignals(log: Logger, timeoutMs: number, steps: Step[], onDone: (code: number) => void = (c) => process.exit(c)) {
   let stopping: Promise<void> | undefined;
 
-  const shutdown = (signal: string) => {
+  /** Runs the shutdown once; `failed` makes the exit code 1 (e.g. a start-up failure). */
+  const shutdown = (signal: string, failed = false) => {
     if (stopping) {
       log.warn('second signal: exiting now', { signal });
       onDone(1);
@@ -21,7 +22,7 @@ export function handleSignals(log: Logger, timeoutMs: number, steps: Step[], onD
     }, timeoutMs);
     timer.unref();
     stopping = (async () => {
-      let code = 0;
+      let code = failed ? 1 : 0;
       for (const step of steps) {
         try {
           await step.run();

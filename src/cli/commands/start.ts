@@ -1,5 +1,44 @@
-// PLACEHOLDER until its issue lands: replaced by the real command.
-export async function run(_args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
-  process.stderr.write('statehub start: not built yet\n');
-  return 1;
+// statehub start: one command for a development machine. Migrates, then serves the API and
+// runs the pump in this process. With DATABASE_URL unset it boots an embedded PostgreSQL first.
+import { loadConfig } from '../../config.ts';
+import { createDb } from '../../db.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../embedded.ts';
+import { createLogger, redactUrl } from '../../logger.ts';
+import { migrate } from '../../migrate.ts';
+import { listenApi } from '../../api/server.ts';
+import { handleSignals, type Step } from '../../shutdown.ts';
+
+export async function run(_args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const config = loadConfig(env);
+  const log = createLogger(config.LOG_LEVEL, { component: 'start' });
+  const steps: Step[] = [];
+  const stopAll = handleSignals(log, 20_000, steps);
+
+  let embedded: EmbeddedDatabase | undefined;
+  try {
+    if (!config.DATABASE_URL) embedded = await startEmbeddedPostgres(config.STATEHUB_DATA_DIR, log);
+    const databaseUrl = config.DATABASE_URL ?? embedded!.url;
+    if (embedded) steps.unshift({ name: 'embedded postgres', run: () => embedded!.stop() });
+
+    await migrate(databaseUrl, log);
+    const db = createDb({ connectionString: databaseUrl, max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: 30_000 }, log);
+    steps.unshift({ name: 'database pool', run: () => db.close() });
+    const api = await listenApi(db, log, config.HOST, config.PORT);
+    steps.unshift({ name: 'http server', run: () => api.close() });
+
+    // The pump runs in-process and never shares the API's pool.
+    const { startPump } = await import('../../pump/index.ts');
+    const pump = await startPump({ ...config, DATABASE_URL: databaseUrl }, log.child({ component: 'pump' }));
+    steps.unshift({ name: 'pump', run: () => pump.stop() });
+
+    process.stdout.write(
+      `state-hub is running\n  API       http://${config.HOST}:${api.port}  (GET /openapi.json)\n  database  ${redactUrl(databaseUrl)}${embedded ? ` (embedded, data in ${embedded.dataDir})` : ''}\n` +
+        `  NATS      ${config.NATS_URL ?? 'not configured: events wait in the outbox'}\nCtrl-C stops everything.\n`,
+    );
+  } catch (err) {
+    log.error('start failed', { error: (err as Error).message });
+    await stopAll('startup failure', true);
+    return 1;
+  }
+  return new Promise<number>(() => undefined); // runs until a signal
 }
