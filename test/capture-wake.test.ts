@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { SET_DRAINING_SQL, TRY_LOCK_WAKE_SQL, UNLOCK_WAKE_SQL, WAKE_CHANNEL, WAKE_PAYLOAD } from '../src/events/wake.ts';
+import type { Queryable } from '../src/db.ts';
 import { useTestDatabase } from './helpers/database.ts';
 
 const SETTLE_MS = 300;
@@ -35,7 +36,7 @@ describe('pump wake-up', () => {
   const newWorkstream = async () =>
     (await t.db.query<{ id: number }>("INSERT INTO statehub.workstreams (slug, title, topic_id, status) VALUES ($1, $1, $2, 'active') RETURNING id",
       [`ws-${++n}`, topicId])).rows[0]!.id;
-  const complete = (id: number, q: pg.ClientBase | typeof t.db = t.db) =>
+  const complete = (id: number, q: Queryable = t.db) =>
     q.query("UPDATE statehub.workstreams SET status = 'completed' WHERE id = $1", [id]);
   const setDraining = (draining: boolean) => t.db.query(SET_DRAINING_SQL, [draining]);
   const outboxCount = async (subject: string) =>
@@ -62,7 +63,7 @@ describe('pump wake-up', () => {
     const id = await newWorkstream();
     const got = await notificationsDuring(() =>
       t.db.tx(async (q) => {
-        await complete(id, q as pg.ClientBase);
+        await complete(id, q);
         throw new Error('roll back on purpose');
       }).catch(() => undefined));
     expect(got).to.deep.equal([]);
