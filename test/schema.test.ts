@@ -21,11 +21,11 @@ describe('schema rules enforced by PostgreSQL (psql-level SQL)', function () {
     const { rows } = await t.db.query(`
       WITH d AS (INSERT INTO statehub.domains (slug, name) VALUES ('sql', 'SQL') RETURNING id)
       INSERT INTO statehub.topics (slug, title, domain_id) SELECT 'sql-topic', 'T', id FROM d RETURNING id`);
-    topicId = rows[0].id;
+    topicId = rows[0]!.id;
   });
 
   const newWorkstream = async (slug: string, status = 'planned') =>
-    (await t.db.query(`INSERT INTO statehub.workstreams (slug, title, topic_id, status) VALUES ($1, $1, $2, $3) RETURNING id`, [slug, topicId, status])).rows[0].id as number;
+    (await t.db.query(`INSERT INTO statehub.workstreams (slug, title, topic_id, status) VALUES ($1, $1, $2, $3) RETURNING id`, [slug, topicId, status])).rows[0]!.id as number;
 
   it('refuses completed → planned with SQLSTATE SH001 and keeps the row', async () => {
     const id = await newWorkstream('w-done');
@@ -34,13 +34,13 @@ describe('schema rules enforced by PostgreSQL (psql-level SQL)', function () {
     expect(err.code).to.equal('SH001');
     expect(err.message).to.equal('a workstream cannot go from completed to planned');
     const { rows } = await t.db.query('SELECT status, completed_at FROM statehub.workstreams WHERE id = $1', [id]);
-    expect(rows[0].status).to.equal('completed');
-    expect(rows[0].completed_at).to.be.instanceOf(Date);
+    expect(rows[0]!.status).to.equal('completed');
+    expect(rows[0]!.completed_at).to.be.instanceOf(Date);
   });
 
   it('refuses resolved → open for decisions and requires decider and rationale to resolve', async () => {
     const { rows } = await t.db.query(`INSERT INTO statehub.decisions (title) VALUES ('d') RETURNING id`);
-    const id = rows[0].id;
+    const id = rows[0]!.id;
     expect((await sqlError(t.db.query(`UPDATE statehub.decisions SET status = 'resolved' WHERE id = $1`, [id]))).code).to.equal('23514');
     await t.db.query(`UPDATE statehub.decisions SET status = 'resolved', decided_by = 'x', rationale = 'y' WHERE id = $1`, [id]);
     expect((await sqlError(t.db.query(`UPDATE statehub.decisions SET status = 'open' WHERE id = $1`, [id]))).code).to.equal('SH001');
@@ -71,16 +71,16 @@ describe('schema rules enforced by PostgreSQL (psql-level SQL)', function () {
 
   it('progress_events is append-only (SH002)', async () => {
     const { rows } = await t.db.query(`INSERT INTO statehub.progress_events (message) VALUES ('m') RETURNING id`);
-    expect((await sqlError(t.db.query(`UPDATE statehub.progress_events SET message = 'x' WHERE id = $1`, [rows[0].id]))).code).to.equal('SH002');
-    expect((await sqlError(t.db.query(`DELETE FROM statehub.progress_events WHERE id = $1`, [rows[0].id]))).code).to.equal('SH002');
+    expect((await sqlError(t.db.query(`UPDATE statehub.progress_events SET message = 'x' WHERE id = $1`, [rows[0]!.id]))).code).to.equal('SH002');
+    expect((await sqlError(t.db.query(`DELETE FROM statehub.progress_events WHERE id = $1`, [rows[0]!.id]))).code).to.equal('SH002');
   });
 
   it('maintains updated_at and keeps created_at', async () => {
     const id = await newWorkstream('w-times');
     await t.db.query(`UPDATE statehub.workstreams SET created_at = '2000-01-01', title = 'renamed' WHERE id = $1`, [id]);
     const { rows } = await t.db.query('SELECT created_at, updated_at FROM statehub.workstreams WHERE id = $1', [id]);
-    expect(rows[0].created_at.getUTCFullYear()).to.not.equal(2000);
-    expect(rows[0].updated_at.getTime()).to.be.at.least(rows[0].created_at.getTime());
+    expect(rows[0]!.created_at.getUTCFullYear()).to.not.equal(2000);
+    expect(rows[0]!.updated_at.getTime()).to.be.at.least(rows[0]!.created_at.getTime());
   });
 
   it('every status change the rules table lists is one the enum knows', async () => {
@@ -119,7 +119,7 @@ describe('migrations', function () {
 
       for (let i = 0; i < first.migrations.length; i++) await migrate(tdb.url, log, 'down');
       const gone = await client.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'statehub'`);
-      expect(gone.rows[0].n).to.equal(0);
+      expect(gone.rows[0]!.n).to.equal(0);
 
       const back = await migrate(tdb.url, log);
       expect(back.migrations).to.deep.equal(first.migrations);
