@@ -1,0 +1,132 @@
+// Roles (sql/900_privileges.sql), pruning (sql/850) and the outbox's own invariants: the API
+// role's writes capture but it cannot touch the outbox; the pump role writes bookkeeping only;
+// an oversize event fails the transition that produced it.
+import { expect } from 'chai';
+import type { Queryable } from '../src/db.ts';
+import { PRUNE_OUTBOX_SQL, SET_DRAINING_SQL } from '../src/events/wake.ts';
+import { useTestDatabase } from './helpers/database.ts';
+
+describe('outbox privileges and invariants', () => {
+  const t = useTestDatabase();
+  let n = 0;
+  let topicId: number;
+
+  /** Runs `fn` in a transaction as `role` (SET LOCAL ROLE ends with the transaction). */
+  const asRole = <T>(role: 'statehub_api' | 'statehub_pump', fn: (q: Queryable) => Promise<T>) =>
+    t.db.tx(async (q) => {
+      await q.query(`SET LOCAL ROLE ${role}`);
+      return fn(q);
+    });
+  async function sqlState(p: Promise<unknown>): Promise<string | undefined> {
+    return p.then(() => undefined, (e: { code?: string }) => e.code ?? 'no code');
+  }
+  const newWorkstream = async (q: Queryable = t.db) =>
+    (await q.query<{ id: number }>("INSERT INTO statehub.workstreams (slug, title, topic_id, status) VALUES ($1, $1, $2, 'active') RETURNING id",
+      [`ws-${++n}`, topicId])).rows[0]!.id;
+  const eventsFor = async (workstreamId: number) =>
+    (await t.db.query<{ id: number }>("SELECT id FROM statehub.outbox WHERE ordering_key = 'workstream:' || $1", [workstreamId])).rows;
+
+  before(async () => {
+    await t.db.query("INSERT INTO statehub.domains (slug, name) VALUES ('d', 'd')");
+    topicId = (await t.db.query<{ id: number }>("INSERT INTO statehub.topics (slug, title) VALUES ('t', 't') RETURNING id")).rows[0]!.id;
+  });
+
+  it('roles — statehub_api and statehub_pump exist and cannot log in', async () => {
+    const { rows } = await t.db.query("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname IN ('statehub_api', 'statehub_pump') ORDER BY 1");
+    expect(rows).to.deep.equal([{ rolname: 'statehub_api', rolcanlogin: false }, { rolname: 'statehub_pump', rolcanlogin: false }]);
+  });
+
+  it('roles — the API role writes hub tables and its transitions capture events', async () => {
+    const wsId = await asRole('statehub_api', async (q) => {
+      const id = await newWorkstream(q);
+      await q.query("UPDATE statehub.workstreams SET status = 'completed' WHERE id = $1", [id]);
+      await q.query('SELECT * FROM statehub.cancel_stale_tasks(true)');
+      return id;
+    });
+    expect(await eventsFor(wsId)).to.have.length(1);
+  });
+
+  it('roles — the API role cannot insert, update or delete outbox rows or the pump state (42501)', async () => {
+    const wsId = await newWorkstream();
+    await t.db.query("UPDATE statehub.workstreams SET status = 'completed' WHERE id = $1", [wsId]);
+    const attempts = [
+      "INSERT INTO statehub.outbox (subject, ordering_key, attributes) VALUES ('org.statehub.forged.event', 'x', '{}')",
+      "UPDATE statehub.outbox SET attributes = '{}'",
+      "UPDATE statehub.outbox SET published_at = now(), stream = 's', stream_seq = 1",
+      'DELETE FROM statehub.outbox',
+      'UPDATE statehub.outbox_pump_state SET draining = true',
+      "SELECT statehub.prune_outbox('0')",
+    ];
+    for (const sql of attempts) expect(await sqlState(asRole('statehub_api', (q) => q.query(sql))), sql).to.equal('42501');
+    expect(await eventsFor(wsId)).to.have.length(1);
+  });
+
+  it('roles — the pump role reads the outbox and updates only the bookkeeping columns and the draining flag', async () => {
+    const wsId = await newWorkstream();
+    await t.db.query("UPDATE statehub.workstreams SET status = 'completed' WHERE id = $1", [wsId]);
+    const [event] = await eventsFor(wsId);
+    await asRole('statehub_pump', async (q) => {
+      await q.query("UPDATE statehub.outbox SET attempts = attempts + 1, last_error = 'timeout' WHERE id = $1", [event!.id]);
+      await q.query("UPDATE statehub.outbox SET published_at = now(), stream = 'S', stream_seq = 7, last_error = NULL WHERE id = $1", [event!.id]);
+      await q.query(SET_DRAINING_SQL, [false]);
+    });
+    const { rows } = await t.db.query('SELECT attempts, stream_seq FROM statehub.outbox WHERE id = $1', [event!.id]);
+    expect(rows).to.deep.equal([{ attempts: 1, stream_seq: 7 }]);
+
+    const refused = [
+      "UPDATE statehub.outbox SET subject = 'org.statehub.other'",
+      "UPDATE statehub.outbox SET attributes = '{}'",
+      "UPDATE statehub.outbox SET ordering_key = 'x'",
+      'UPDATE statehub.outbox SET event_id = gen_random_uuid()',
+      "INSERT INTO statehub.outbox (subject, ordering_key, attributes) VALUES ('org.statehub.forged', 'x', '{}')",
+      'DELETE FROM statehub.outbox',
+      "UPDATE statehub.workstreams SET title = 'pump'",
+    ];
+    for (const sql of refused) expect(await sqlState(asRole('statehub_pump', (q) => q.query(sql))), sql).to.equal('42501');
+  });
+
+  it('prune_outbox — deletes published rows older than the age, never pending or failed ones', async () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const wsId = await newWorkstream();
+      await t.db.query("UPDATE statehub.workstreams SET status = 'completed' WHERE id = $1", [wsId]);
+      ids.push((await eventsFor(wsId))[0]!.id);
+    }
+    const [old, recent, pending, failed] = ids;
+    await t.db.query("UPDATE statehub.outbox SET published_at = now() - interval '40 days', stream = 'S', stream_seq = id WHERE id = $1", [old]);
+    await t.db.query("UPDATE statehub.outbox SET published_at = now() - interval '1 day', stream = 'S', stream_seq = id WHERE id = $1", [recent]);
+    await t.db.query("UPDATE statehub.outbox SET failed_at = now() - interval '40 days', last_error = 'bad' WHERE id = $1", [failed]);
+    // Published rows from earlier tests are younger than 30 days and stay too.
+    const deleted = await asRole('statehub_pump', (q) => q.query<{ deleted: number }>(PRUNE_OUTBOX_SQL, ['30 days']));
+    expect(deleted.rows).to.deep.equal([{ deleted: 1 }]);
+    const left = await t.db.query<{ id: number }>('SELECT id FROM statehub.outbox WHERE id = ANY($1) ORDER BY id', [ids]);
+    expect(left.rows.map((r) => r.id)).to.deep.equal([recent, pending, failed]);
+  });
+
+  it('prune_outbox — refuses a negative age (22023)', async () => {
+    expect(await sqlState(t.db.query(PRUNE_OUTBOX_SQL, ['-1 day']))).to.equal('22023');
+  });
+
+  it('outbox — an oversize event fails the business transaction that produced it', async () => {
+    // A capture function for a made-up event whose attributes exceed the 64 KiB limit.
+    await t.db.query(`CREATE FUNCTION public.tg_topics__capture_oversize() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO statehub.outbox (subject, ordering_key, attributes)
+        VALUES ('org.statehub.topic.renamed', 'topic:' || NEW.id, jsonb_build_object('blob', repeat('x', 70000)));
+        RETURN NULL;
+      END $$`);
+    await t.db.query(`CREATE TRIGGER _500_capture_oversize AFTER UPDATE ON statehub.topics
+      FOR EACH ROW EXECUTE FUNCTION public.tg_topics__capture_oversize()`);
+    try {
+      const before = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM statehub.outbox')).rows[0]!.n;
+      const err = await t.db.query("UPDATE statehub.topics SET title = 'renamed' WHERE id = $1", [topicId]).catch((e: unknown) => e);
+      expect(err).to.include({ code: '23514', constraint: 'outbox_attributes_max_64kib' });
+      const { rows } = await t.db.query('SELECT title FROM statehub.topics WHERE id = $1', [topicId]);
+      expect(rows).to.deep.equal([{ title: 't' }]);
+      expect((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM statehub.outbox')).rows[0]!.n).to.equal(before);
+    } finally {
+      await t.db.query('DROP TRIGGER _500_capture_oversize ON statehub.topics');
+      await t.db.query('DROP FUNCTION public.tg_topics__capture_oversize()');
+    }
+  });
+});
