@@ -28,7 +28,7 @@ export async function run(_args: string[], env: NodeJS.ProcessEnv): Promise<numb
 
     // The pump runs in-process and never shares the API's pool.
     const { startPump } = await import('../../pump/index.ts');
-    const pump = await startPump({ ...config, DATABASE_URL: databaseUrl }, log.child({ component: 'pump' }));
+    const pump = await startPump({ ...config, DATABASE_URL: databaseUrl }, createLogger(config.LOG_LEVEL, { component: 'pump' }));
     steps.unshift({ name: 'pump', run: () => pump.stop() });
 
     process.stdout.write(
