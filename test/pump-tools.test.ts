@@ -188,6 +188,24 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
     });
   });
 
+  describe("the pump's database role", function () {
+    it('is enough for status, requeue and prune (prune goes through statehub.prune_outbox)', async function () {
+      const [failed, , old] = await seed([{ failed: 'bad' }, {}, { publishedAgo: 40 * DAY }, { publishedAgo: DAY }]);
+      const result = await t.db.tx(async (q) => {
+        await q.query('SET LOCAL ROLE statehub_pump');
+        const status = await outboxStatus(q);
+        const requeued = await requeueFailed(q, { all: true });
+        const pruned = await prunePublished(q, 30 * DAY);
+        return { status, requeued, pruned };
+      });
+      expect(result.status).to.include({ pending: 1, failed: 1 });
+      expect(result.requeued.requeued).to.deep.equal([failed!.id]);
+      expect(result.pruned).to.equal(1);
+      const { rows } = await t.db.query('SELECT 1 FROM statehub.outbox WHERE id = $1', [old!.id]);
+      expect(rows).to.have.length(0);
+    });
+  });
+
   describe('replay', function () {
     it('re-publishes the chosen rows, reports duplicates dropped within the window, and --new-ids stores them', async function () {
       const ids = await seed([

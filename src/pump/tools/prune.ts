@@ -1,6 +1,7 @@
 // `statehub outbox prune`: deletes published rows older than the retention. Pending and failed
 // rows are never deleted: they are events not yet delivered.
 import type { Queryable } from '../../db.ts';
+import { PRUNE_OUTBOX_SQL } from '../../events/wake.ts';
 
 /**
  * Deletes rows published more than olderThanMs ago; returns how many. Goes through
@@ -8,9 +9,6 @@ import type { Queryable } from '../../db.ts';
  * the outbox, and the function cannot touch an undelivered row whoever calls it.
  */
 export async function prunePublished(db: Queryable, olderThanMs: number): Promise<number> {
-  const { rows } = await db.query<{ deleted: number }>(
-    `SELECT statehub.prune_outbox($1::bigint * interval '1 millisecond') AS deleted`,
-    [olderThanMs],
-  );
+  const { rows } = await db.query<{ deleted: number }>(PRUNE_OUTBOX_SQL, [`${olderThanMs} milliseconds`]);
   return rows[0]!.deleted;
 }

@@ -2,6 +2,7 @@
 // pending again (the pump reads every pending row), and last_error goes with it so a new failure
 // is not confused with the old one. attempts is kept: it is history, not a retry budget.
 import type { Queryable } from '../../db.ts';
+import { WAKE_CHANNEL, WAKE_PAYLOAD } from '../../events/wake.ts';
 
 export interface RequeueResult {
   requeued: number[];
@@ -18,6 +19,8 @@ export async function requeueFailed(db: Queryable, which: { ids: number[] } | { 
     [all, all ? [] : which.ids],
   );
   const requeued = rows.map((r) => r.id).sort((a, b) => a - b);
+  // Wakes an idle pump now rather than at its next safety poll.
+  if (requeued.length > 0) await db.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, WAKE_PAYLOAD]);
   const done = new Set(requeued);
   const skipped = all ? [] : [...new Set(which.ids)].filter((id) => !done.has(id));
   return { requeued, skipped };
