@@ -18,6 +18,10 @@ BEGIN
     CONTINUE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r);
     BEGIN
       EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+      -- Commenting on a role needs CREATEROLE too, so only the creator does it.
+      EXECUTE format('COMMENT ON ROLE %I IS %L', r, CASE r
+        WHEN 'statehub_api' THEN 'state-hub API: reads and writes hub tables, never the outbox. Grant it to login roles.'
+        ELSE 'state-hub pump: reads the outbox, writes delivery bookkeeping only. Grant it to login roles.' END);
     EXCEPTION
       WHEN duplicate_object OR unique_violation THEN NULL;
       WHEN insufficient_privilege THEN
@@ -28,8 +32,6 @@ BEGIN
   END LOOP;
 END;
 $$;
-COMMENT ON ROLE statehub_api IS 'state-hub API: reads and writes hub tables, never the outbox. Grant it to login roles.';
-COMMENT ON ROLE statehub_pump IS 'state-hub pump: reads the outbox, writes delivery bookkeeping only. Grant it to login roles.';
 
 REVOKE ALL ON ALL TABLES IN SCHEMA statehub FROM PUBLIC, statehub_api, statehub_pump;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA statehub FROM PUBLIC, statehub_api, statehub_pump;
