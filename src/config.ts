@@ -86,6 +86,9 @@ const schema = z.object({
 
 export type Config = z.infer<typeof schema>;
 
+/** Every variable loadConfig reads; the README's configuration table must list each one. */
+export const CONFIG_KEYS = Object.keys(schema.shape);
+
 /** Thrown for bad configuration; `message` is the one line an operator needs. */
 export class ConfigError extends Error {
   override name = 'ConfigError';

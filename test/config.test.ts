@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { ConfigError, loadConfig, parseDuration, requireDatabaseUrl } from '../src/config.ts';
+import { readFileSync } from 'node:fs';
+import { CONFIG_KEYS, ConfigError, loadConfig, parseDuration, requireDatabaseUrl } from '../src/config.ts';
 
 describe('config', () => {
   it('has defaults for everything but the connection URLs', () => {
@@ -48,5 +49,12 @@ describe('config', () => {
     const r = spawnSync(process.execPath, ['bin/statehub.js', 'frobnicate'], { encoding: 'utf8' });
     expect(r.status).to.equal(2);
     expect(r.stderr).to.match(/unknown command "frobnicate"/);
+  });
+
+  it('the README configuration table lists every variable loadConfig reads', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Verify end to end'));
+    const documented = new Set([...table.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]));
+    expect(CONFIG_KEYS.filter((k) => !documented.has(k))).to.deep.equal([]);
   });
 });
