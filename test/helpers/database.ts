@@ -46,7 +46,9 @@ export async function createTestDatabase(options: { migrated?: boolean; adminUrl
 
 /**
  * Gives the enclosing describe() a migrated database and a pool on it. Dropped in after(),
- * unless a test failed: then it is kept and its name printed.
+ * unless a test failed: then it is kept and its name printed. Mocha runs after() hooks in the
+ * order they were registered, so a test that opens its own clients registers their cleanup
+ * before calling this.
  */
 export function useTestDatabase(): { readonly url: string; readonly db: Db; readonly name: string } {
   let tdb: TestDatabase | undefined;
