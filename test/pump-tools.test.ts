@@ -6,6 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { connect, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { run as eventsCommand } from '../src/cli/commands/events.ts';
+import { run as outboxCommand } from '../src/cli/commands/outbox.ts';
+import { run as replayCommand } from '../src/cli/commands/replay.ts';
 import { prunePublished } from '../src/pump/tools/prune.ts';
 import { requeueFailed } from '../src/pump/tools/requeue.ts';
 import { outboxStatus } from '../src/pump/tools/status.ts';
@@ -293,34 +296,81 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
     });
   });
 
+  describe('a wrong STREAM_NAME', function () {
+    it('fails replay and tail with exit 1 and a line naming the stream', async function () {
+      await seed([{ publishedAgo: 1000 }]);
+      const [replayed, tailed] = await Promise.all([
+        cli(['replay', '--subject', COMPLETED], { STREAM_NAME: 'NO_SUCH_STREAM' }),
+        cli(['events', 'tail'], { STREAM_NAME: 'NO_SUCH_STREAM' }),
+      ]);
+      expect(replayed.code, replayed.stderr).to.equal(1);
+      expect(replayed.stderr).to.include('stored by a stream other than NO_SUCH_STREAM');
+      expect(tailed.code, tailed.stderr).to.equal(1);
+      expect(tailed.stderr).to.include('stream NO_SUCH_STREAM not found');
+      expect(await streamCount()).to.equal(0);
+    });
+  });
+
   describe('bad arguments', function () {
-    it('exit 2 with a usage message', async function () {
-      const cases: Array<{ args: string[]; env?: Record<string, string | undefined> }> = [
-        { args: ['outbox'] },
-        { args: ['outbox', 'frobnicate'] },
-        { args: ['outbox', 'status', '--bogus'] },
-        { args: ['outbox', 'requeue'] },
-        { args: ['outbox', 'requeue', '--id', 'x'] },
-        { args: ['outbox', 'requeue', '--id', '1', '--all'] },
-        { args: ['outbox', 'prune', '--older-than', 'soon'] },
-        { args: ['replay'] },
-        { args: ['replay', '--since', 'yesterday'] },
-        { args: ['replay', '--subject', 'Org Bad'] },
-        { args: ['replay', '--from-id', '1'], env: { NATS_URL: undefined } },
-        { args: ['events'] },
-        { args: ['events', 'tail', '--new', '--since-start'] },
-        { args: ['events', 'tail'], env: { NATS_URL: undefined } },
+    // Usage is checked before any connection is opened, so these run in-process (fast); the
+    // spawned cases below check that the exit code really reaches the shell.
+    it('exit 2 with a usage message, before touching the database or NATS', async function () {
+      const cases: Array<[(args: string[], env: NodeJS.ProcessEnv) => Promise<number>, string[]]> = [
+        [outboxCommand, []],
+        [outboxCommand, ['frobnicate']],
+        [outboxCommand, ['status', '--bogus']],
+        [outboxCommand, ['requeue']],
+        [outboxCommand, ['requeue', '--id', 'x']],
+        [outboxCommand, ['requeue', '--id', '1', '--all']],
+        [outboxCommand, ['prune', '--older-than', 'soon']],
+        [replayCommand, []],
+        [replayCommand, ['--since', 'yesterday']],
+        [replayCommand, ['--subject', 'Org Bad']],
+        [replayCommand, ['--from-id', '0']],
+        [eventsCommand, []],
+        [eventsCommand, ['tail', '--new', '--since-start']],
+        [eventsCommand, ['tail', 'a.>', 'b.>']],
       ];
-      const results = await Promise.all(cases.map((c) => cli(c.args, c.env)));
-      results.forEach((r, i) => {
-        const what = `statehub ${cases[i]!.args.join(' ')}: ${r.stderr}`;
-        expect(r.code, what).to.equal(2);
-        expect(r.stderr, what).to.match(/^statehub[ :]/);
-        expect(r.stdout, what).to.equal('');
-      });
+      // An unreachable database: a command that tried to connect would fail with 1, not 2.
+      const unreachable = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', NATS_URL: 'nats://127.0.0.1:1' };
+      for (const [command, args] of cases) {
+        const { code, stderr, stdout } = await captured(() => command(args, unreachable));
+        expect(code, `${args.join(' ')}: ${stderr}`).to.equal(2);
+        expect(stderr, args.join(' ')).to.match(/^statehub .*\n\nusage/s);
+        expect(stdout, args.join(' ')).to.equal('');
+      }
+    });
+
+    it('the CLI exits 2 for a usage error and for a tool that needs NATS_URL without it', async function () {
+      const results = await Promise.all([
+        cli(['outbox', 'requeue']),
+        cli(['replay', '--from-id', '1'], { NATS_URL: undefined }),
+        cli(['events', 'tail'], { NATS_URL: undefined }),
+      ]);
+      for (const r of results) {
+        expect(r.code, r.stderr).to.equal(2);
+        expect(r.stdout).to.equal('');
+      }
+      expect(results[1]!.stderr).to.equal('statehub: invalid configuration: replay needs NATS_URL\n');
+      expect(results[2]!.stderr).to.equal('statehub: invalid configuration: events tail needs NATS_URL\n');
     });
   });
 });
+
+/** Runs fn with process.stdout and process.stderr captured. */
+async function captured(fn: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' };
+  const writeOut = process.stdout.write;
+  const writeErr = process.stderr.write;
+  process.stdout.write = ((chunk: string) => ((out.stdout += chunk), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => ((out.stderr += chunk), true)) as typeof process.stderr.write;
+  try {
+    return { code: await fn(), ...out };
+  } finally {
+    process.stdout.write = writeOut;
+    process.stderr.write = writeErr;
+  }
+}
 
 /** Resolves once check() holds; fails with why() after 20 s. */
 async function until(check: () => boolean, why: () => string): Promise<void> {

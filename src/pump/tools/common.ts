@@ -55,9 +55,23 @@ export async function withJetStream<T>(config: Config, component: string, fn: (j
   }
   try {
     return await fn(nc.jetstream());
+  } catch (err) {
+    throw explainStreamError(err, config.STREAM_NAME);
   } finally {
     await nc.close();
   }
+}
+
+/** JetStream's terse answers ("503", "stream not found") as a line an operator can act on. */
+function explainStreamError(err: unknown, stream: string): unknown {
+  const e = err as { code?: string; api_error?: { err_code?: number } };
+  const hint = `check STREAM_NAME; the pump creates the stream on its first start`;
+  if (e.code === '404') return new Error(`stream ${stream} not found: ${hint}`, { cause: err });
+  if (e.code === '503') return new Error(`no JetStream stream listens on the subject (503): ${hint}`, { cause: err });
+  if (e.api_error?.err_code === 10060) {
+    return new Error(`the subject is stored by a stream other than ${stream}: ${hint}`, { cause: err });
+  }
+  return err;
 }
 
 /** A duration such as 30d or 2h in milliseconds, or a UsageError naming the option. */
