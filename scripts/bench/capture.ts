@@ -1,0 +1,208 @@
+// 3. Capture overhead: pgbench single-row status UPDATEs of statehub.workstreams, each its own
+// transaction, at 1, 8 and 32 clients:
+//   (a)  planned -> completed with the capture trigger disabled (every other trigger on): baseline;
+//   (b)  planned -> completed with capture on, the pump running (so it drains and sets draining);
+//   (c)  planned <-> active with capture on: a status change that is not an event transition;
+//   (c0) the same as (c) with capture disabled, which isolates the cost of the WHEN clause.
+// A workstream completes only once, so (a) and (b) complete fresh rows: each pgbench client
+// walks its own slice of a pool of planned rows with a per-client counter, and the pool is
+// reset to planned (transition check disabled for that one statement) before each measurement.
+// Every (a)/(b) measurement is checked afterwards: completed rows (and for (b) outbox rows)
+// must equal the transactions pgbench counted, so no transaction was a silent non-transition.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type pg from 'pg';
+import { benchDatabase, benchNats, pendingCount, seedWorkstreams, startPumpChild, until, type BenchDatabase } from './lib/env.ts';
+import { median, round } from './lib/stats.ts';
+import type { Bench, BenchContext, Figure } from './lib/types.ts';
+
+const run = promisify(execFile);
+const CAPTURE_TRIGGER = '_500_capture_workstream_completed';
+
+export function pgbenchPath(): string {
+  for (const p of ['/usr/lib/postgresql/15/bin/pgbench', '/usr/bin/pgbench']) if (existsSync(p)) return p;
+  throw new Error('pgbench not found: apt-get install postgresql-contrib (Debian ships it in postgresql-client)');
+}
+
+interface PgbenchResult {
+  tps: number;
+  transactions: number;
+  failed: number;
+}
+
+async function pgbench(url: string, script: string, clients: number, seconds: number, defines: Record<string, number>): Promise<PgbenchResult> {
+  const u = new URL(url);
+  const args = ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres'), '-n', '-M', 'prepared'];
+  args.push('-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-f', script);
+  for (const [k, v] of Object.entries(defines)) args.push('-D', `${k}=${v}`);
+  args.push(u.pathname.slice(1));
+  const { stdout } = await run(pgbenchPath(), args, { maxBuffer: 1 << 20 });
+  const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? Number.NaN);
+  const result = {
+    tps: num(/tps = ([\d.]+) \(without initial connection time\)/),
+    transactions: num(/number of transactions actually processed: (\d+)/),
+    failed: num(/number of failed transactions: (\d+)/) || 0,
+  };
+  if (!Number.isFinite(result.tps)) throw new Error(`cannot read pgbench output:\n${stdout}`);
+  return result;
+}
+
+type Variant = 'a' | 'b' | 'c' | 'c0';
+const LABEL: Record<Variant, string> = {
+  a: '(a) transition, capture off',
+  b: '(b) transition, capture on',
+  c: '(c) non-event change, capture on',
+  c0: '(c0) non-event change, capture off',
+};
+
+async function setCapture(pool: pg.Pool, on: boolean): Promise<void> {
+  await pool.query(`ALTER TABLE statehub.workstreams ${on ? 'ENABLE' : 'DISABLE'} TRIGGER ${CAPTURE_TRIGGER}`);
+}
+
+/** Puts every completed row of the transition pool back to planned, then vacuums. */
+async function resetPool(pool: pg.Pool, first: number, last: number): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('ALTER TABLE statehub.workstreams DISABLE TRIGGER _200_check_transition');
+    await client.query(`UPDATE statehub.workstreams SET status = 'planned', completed_at = NULL WHERE status = 'completed' AND id BETWEEN $1 AND $2`, [first, last]);
+    await client.query('ALTER TABLE statehub.workstreams ENABLE TRIGGER _200_check_transition');
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+  await pool.query('VACUUM (ANALYZE) statehub.workstreams');
+  await pool.query('VACUUM statehub.outbox');
+}
+
+async function count(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(sql, params);
+  return Number(rows[0]!.n);
+}
+
+export const captureBench: Bench = {
+  name: 'capture',
+  title: 'Capture overhead (pgbench, single-row status UPDATEs)',
+  async run(ctx: BenchContext): Promise<Figure[]> {
+    const seconds = ctx.quick ? 3 : 5;
+    const clientCounts = [1, 8, 32];
+    const poolSize = ctx.quick ? 40_000 : 150_000;
+    const cyclePerClient = 200;
+
+    const db: BenchDatabase = await benchDatabase(ctx.cleanup, 4);
+    const nats = await benchNats(ctx.cleanup);
+    ctx.log(`seeding ${poolSize} + ${cyclePerClient * 32} workstreams`);
+    const transitions = await seedWorkstreams(db.pool, poolSize, 'planned', 'tr');
+    const cycle = await seedWorkstreams(db.pool, cyclePerClient * 32, 'planned', 'cy');
+    await db.pool.query('VACUUM (ANALYZE)');
+    await startPumpChild(ctx.cleanup, { DATABASE_URL: db.url, NATS_URL: nats.url, STREAM_NAME: 'BENCH_CAPTURE' });
+
+    const dir = mkdtempSync(path.join(tmpdir(), 'statehub-bench-pgbench-'));
+    ctx.cleanup.defer(`temp dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+    const transitionScript = path.join(dir, 'transition.sql');
+    writeFileSync(
+      transitionScript,
+      [
+        '\\set n :n + 1',
+        '\\set id :base + :client_id * :per + (:n % :per)',
+        `UPDATE statehub.workstreams SET status = 'completed' WHERE id = :id;`,
+        '',
+      ].join('\n'),
+    );
+    const cycleScript = path.join(dir, 'cycle.sql');
+    writeFileSync(
+      cycleScript,
+      [
+        '\\set id :base + :client_id * :per + random(0, :per - 1)',
+        `UPDATE statehub.workstreams SET status = CASE status WHEN 'planned' THEN 'active'::statehub.workstream_status ELSE 'planned'::statehub.workstream_status END WHERE id = :id;`,
+        '',
+      ].join('\n'),
+    );
+
+    async function measure(variant: Variant, clients: number): Promise<PgbenchResult> {
+      const transition = variant === 'a' || variant === 'b';
+      await setCapture(db.pool, variant === 'b' || variant === 'c');
+      if (transition) await resetPool(db.pool, transitions.first, transitions.last);
+      const outboxBefore = await count(db.pool, 'SELECT count(*) AS n FROM statehub.outbox');
+      const per = transition ? Math.floor(poolSize / clients) : cyclePerClient;
+      const base = transition ? transitions.first : cycle.first;
+      const r = await pgbench(db.url, transition ? transitionScript : cycleScript, clients, seconds, { n: 0, base, per });
+      if (r.failed > 0) throw new Error(`${LABEL[variant]} at ${clients} clients: ${r.failed} failed transactions`);
+      if (transition) {
+        // Each client's counter must have stayed inside its slice: every transaction completed a fresh row.
+        const completed = await count(db.pool, `SELECT count(*) AS n FROM statehub.workstreams WHERE status = 'completed' AND id BETWEEN $1 AND $2`, [
+          transitions.first,
+          transitions.last,
+        ]);
+        if (completed !== r.transactions) throw new Error(`${LABEL[variant]}: ${r.transactions} transactions but ${completed} completions (pool too small?)`);
+      }
+      const events = (await count(db.pool, 'SELECT count(*) AS n FROM statehub.outbox')) - outboxBefore;
+      const expected = variant === 'b' ? r.transactions : 0;
+      if (events !== expected) throw new Error(`${LABEL[variant]}: expected ${expected} events, found ${events}`);
+      if (variant === 'b') await until(async () => (await pendingCount(db.pool)) === 0, 'the pump to drain after (b)', 300_000, 100);
+      return r;
+    }
+
+    // Warm-up, discarded: caches, the pump's first wake-up, pgbench's first connections.
+    ctx.log('warm-up');
+    await measure('a', 8);
+    await measure('b', 8);
+
+    const variants: Variant[] = ['a', 'b', 'c', 'c0'];
+    const tps = new Map<string, number[]>();
+    for (let i = 0; i < ctx.runs; i++) {
+      for (const clients of clientCounts) {
+        // Rotate the order each run so slow drift of a shared machine does not favour one variant.
+        const order = variants.map((_, k) => variants[(k + i + clients) % variants.length]!);
+        for (const v of order) {
+          const r = await measure(v, clients);
+          const key = `${v}@${clients}`;
+          tps.set(key, [...(tps.get(key) ?? []), r.tps]);
+          ctx.log(`run ${i + 1}/${ctx.runs} ${LABEL[v]} ${clients} clients: ${round(r.tps, 0)} tps`);
+        }
+      }
+    }
+    await setCapture(db.pool, true);
+
+    const figures: Figure[] = [];
+    for (const clients of clientCounts) {
+      const a = median(tps.get(`a@${clients}`)!);
+      figures.push({ bench: 'capture', metric: `${LABEL.a}, ${clients} clients`, value: round(a, 0), unit: 'tps', runs: ctx.runs, detail: { runs: tps.get(`a@${clients}`) } });
+      for (const v of ['b', 'c'] as const) {
+        const value = median(tps.get(`${v}@${clients}`)!);
+        const ratio = value / a;
+        const goal = v === 'b' ? (clients >= 8 ? 0.75 : undefined) : 0.97;
+        figures.push({
+          bench: 'capture',
+          metric: `${LABEL[v]}, ${clients} clients`,
+          value: round(value, 0),
+          unit: 'tps',
+          baseline: { name: '(a)', value: round(a, 0) },
+          ratio: round(ratio, 3),
+          ...(goal === undefined ? {} : { goal: `>= ${goal} x (a)`, met: ratio >= goal }),
+          runs: ctx.runs,
+          detail: { runs: tps.get(`${v}@${clients}`), baselineRuns: tps.get(`a@${clients}`) },
+        });
+      }
+      const c0 = median(tps.get(`c0@${clients}`)!);
+      const c = median(tps.get(`c@${clients}`)!);
+      figures.push({
+        bench: 'capture',
+        metric: `(c) vs (c0): WHEN-clause cost, ${clients} clients`,
+        value: round(c, 0),
+        unit: 'tps',
+        baseline: { name: '(c0)', value: round(c0, 0) },
+        ratio: round(c / c0, 3),
+        runs: ctx.runs,
+        detail: { runs: tps.get(`c@${clients}`), baselineRuns: tps.get(`c0@${clients}`) },
+      });
+    }
+    return figures;
+  },
+};
