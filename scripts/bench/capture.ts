@@ -3,7 +3,11 @@
 //   (a)  planned -> completed with the capture trigger disabled (every other trigger on): baseline;
 //   (b)  planned -> completed with capture on, the pump running (so it drains and sets draining);
 //   (c)  planned <-> active with capture on: a status change that is not an event transition;
-//   (c0) the same as (c) with capture disabled, which isolates the cost of the WHEN clause.
+//   (c0) the same as (c) with capture disabled, which isolates the cost of the WHEN clause;
+//   (b0) diagnostic, 8 and 32 clients: (b) with the pump frozen (SIGSTOP) and draining forced
+//        true, i.e. the SQL cost of capture alone, without NOTIFY and without the pump and
+//        nats-server competing for the CPU.
+// pg_stat_activity is sampled during every measurement to show where the backends wait.
 // A workstream completes only once, so (a) and (b) complete fresh rows: each pgbench client
 // walks its own slice of a pool of planned rows with a per-client counter, and the pool is
 // reset to planned (transition check disabled for that one statement) before each measurement.
@@ -17,6 +21,7 @@ import { promisify } from 'node:util';
 import type pg from 'pg';
 import { benchDatabase, benchNats, pendingCount, seedWorkstreams, startPumpChild, until, type BenchDatabase } from './lib/env.ts';
 import { median, round } from './lib/stats.ts';
+import { formatWaits, sampleWaits, type WaitProfile } from './lib/waits.ts';
 import type { Bench, BenchContext, Figure } from './lib/types.ts';
 
 const run = promisify(execFile);
@@ -50,10 +55,11 @@ async function pgbench(url: string, script: string, clients: number, seconds: nu
   return result;
 }
 
-type Variant = 'a' | 'b' | 'c' | 'c0';
+type Variant = 'a' | 'b' | 'b0' | 'c' | 'c0';
 const LABEL: Record<Variant, string> = {
   a: '(a) transition, capture off',
   b: '(b) transition, capture on',
+  b0: '(b0) transition, capture on, pump frozen, no NOTIFY',
   c: '(c) non-event change, capture on',
   c0: '(c0) non-event change, capture off',
 };
@@ -90,7 +96,7 @@ export const captureBench: Bench = {
   name: 'capture',
   title: 'Capture overhead (pgbench, single-row status UPDATEs)',
   async run(ctx: BenchContext): Promise<Figure[]> {
-    const seconds = ctx.quick ? 3 : 5;
+    const seconds = ctx.quick ? 3 : 4;
     const clientCounts = [1, 8, 32];
     const poolSize = ctx.quick ? 40_000 : 150_000;
     const cyclePerClient = 200;
@@ -101,7 +107,8 @@ export const captureBench: Bench = {
     const transitions = await seedWorkstreams(db.pool, poolSize, 'planned', 'tr');
     const cycle = await seedWorkstreams(db.pool, cyclePerClient * 32, 'planned', 'cy');
     await db.pool.query('VACUUM (ANALYZE)');
-    await startPumpChild(ctx.cleanup, { DATABASE_URL: db.url, NATS_URL: nats.url, STREAM_NAME: 'BENCH_CAPTURE' });
+    const pump = await startPumpChild(ctx.cleanup, { DATABASE_URL: db.url, NATS_URL: nats.url, STREAM_NAME: 'BENCH_CAPTURE' });
+    await pump.waitForLog((l) => l.message === 'became leader: publishing');
 
     const dir = mkdtempSync(path.join(tmpdir(), 'statehub-bench-pgbench-'));
     ctx.cleanup.defer(`temp dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
@@ -125,14 +132,26 @@ export const captureBench: Bench = {
       ].join('\n'),
     );
 
-    async function measure(variant: Variant, clients: number): Promise<PgbenchResult> {
-      const transition = variant === 'a' || variant === 'b';
-      await setCapture(db.pool, variant === 'b' || variant === 'c');
+    async function measure(variant: Variant, clients: number): Promise<PgbenchResult & { profile: WaitProfile }> {
+      const transition = variant === 'a' || variant === 'b' || variant === 'b0';
+      await setCapture(db.pool, variant === 'b' || variant === 'b0' || variant === 'c');
       if (transition) await resetPool(db.pool, transitions.first, transitions.last);
       const outboxBefore = await count(db.pool, 'SELECT count(*) AS n FROM statehub.outbox');
       const per = transition ? Math.floor(poolSize / clients) : cyclePerClient;
       const base = transition ? transitions.first : cycle.first;
-      const r = await pgbench(db.url, transition ? transitionScript : cycleScript, clients, seconds, { n: 0, base, per });
+      if (variant === 'b0') {
+        process.kill(pump.pid, 'SIGSTOP');
+        await db.pool.query('UPDATE statehub.outbox_pump_state SET draining = true');
+      }
+      let measured: { result: PgbenchResult; profile: WaitProfile };
+      try {
+        measured = await sampleWaits(db.url, db.name, 'pgbench', () =>
+          pgbench(db.url, transition ? transitionScript : cycleScript, clients, seconds, { n: 0, base, per }),
+        );
+      } finally {
+        if (variant === 'b0') process.kill(pump.pid, 'SIGCONT');
+      }
+      const r = measured.result;
       if (r.failed > 0) throw new Error(`${LABEL[variant]} at ${clients} clients: ${r.failed} failed transactions`);
       if (transition) {
         // Each client's counter must have stayed inside its slice: every transaction completed a fresh row.
@@ -143,10 +162,10 @@ export const captureBench: Bench = {
         if (completed !== r.transactions) throw new Error(`${LABEL[variant]}: ${r.transactions} transactions but ${completed} completions (pool too small?)`);
       }
       const events = (await count(db.pool, 'SELECT count(*) AS n FROM statehub.outbox')) - outboxBefore;
-      const expected = variant === 'b' ? r.transactions : 0;
+      const expected = variant === 'b' || variant === 'b0' ? r.transactions : 0;
       if (events !== expected) throw new Error(`${LABEL[variant]}: expected ${expected} events, found ${events}`);
-      if (variant === 'b') await until(async () => (await pendingCount(db.pool)) === 0, 'the pump to drain after (b)', 300_000, 100);
-      return r;
+      if (expected) await until(async () => (await pendingCount(db.pool)) === 0, `the pump to drain after ${LABEL[variant]}`, 300_000, 100);
+      return { ...r, profile: measured.profile };
     }
 
     // Warm-up, discarded: caches, the pump's first wake-up, pgbench's first connections.
@@ -154,17 +173,19 @@ export const captureBench: Bench = {
     await measure('a', 8);
     await measure('b', 8);
 
-    const variants: Variant[] = ['a', 'b', 'c', 'c0'];
     const tps = new Map<string, number[]>();
+    const profiles = new Map<string, WaitProfile[]>();
     for (let i = 0; i < ctx.runs; i++) {
       for (const clients of clientCounts) {
+        const variants: Variant[] = clients > 1 ? ['a', 'b', 'c', 'c0', 'b0'] : ['a', 'b', 'c', 'c0'];
         // Rotate the order each run so slow drift of a shared machine does not favour one variant.
         const order = variants.map((_, k) => variants[(k + i + clients) % variants.length]!);
         for (const v of order) {
           const r = await measure(v, clients);
           const key = `${v}@${clients}`;
           tps.set(key, [...(tps.get(key) ?? []), r.tps]);
-          ctx.log(`run ${i + 1}/${ctx.runs} ${LABEL[v]} ${clients} clients: ${round(r.tps, 0)} tps`);
+          profiles.set(key, [...(profiles.get(key) ?? []), r.profile]);
+          ctx.log(`run ${i + 1}/${ctx.runs} ${LABEL[v]} ${clients} clients: ${round(r.tps, 0)} tps; waits: ${formatWaits(r.profile)}; draining ${Math.round(r.profile.drainingShare * 100)}%`);
         }
       }
     }
@@ -173,7 +194,14 @@ export const captureBench: Bench = {
     const figures: Figure[] = [];
     for (const clients of clientCounts) {
       const a = median(tps.get(`a@${clients}`)!);
-      figures.push({ bench: 'capture', metric: `${LABEL.a}, ${clients} clients`, value: round(a, 0), unit: 'tps', runs: ctx.runs, detail: { runs: tps.get(`a@${clients}`) } });
+      figures.push({
+        bench: 'capture',
+        metric: `${LABEL.a}, ${clients} clients`,
+        value: round(a, 0),
+        unit: 'tps',
+        runs: ctx.runs,
+        detail: { runs: tps.get(`a@${clients}`), waits: profiles.get(`a@${clients}`) },
+      });
       for (const v of ['b', 'c'] as const) {
         const value = median(tps.get(`${v}@${clients}`)!);
         const ratio = value / a;
@@ -187,7 +215,20 @@ export const captureBench: Bench = {
           ratio: round(ratio, 3),
           ...(goal === undefined ? {} : { goal: `>= ${goal} x (a)`, met: ratio >= goal }),
           runs: ctx.runs,
-          detail: { runs: tps.get(`${v}@${clients}`), baselineRuns: tps.get(`a@${clients}`) },
+          detail: { runs: tps.get(`${v}@${clients}`), baselineRuns: tps.get(`a@${clients}`), waits: profiles.get(`${v}@${clients}`) },
+        });
+      }
+      if (tps.has(`b0@${clients}`)) {
+        const b0 = median(tps.get(`b0@${clients}`)!);
+        figures.push({
+          bench: 'capture',
+          metric: `${LABEL.b0}, ${clients} clients (diagnostic)`,
+          value: round(b0, 0),
+          unit: 'tps',
+          baseline: { name: '(a)', value: round(a, 0) },
+          ratio: round(b0 / a, 3),
+          runs: ctx.runs,
+          detail: { runs: tps.get(`b0@${clients}`), waits: profiles.get(`b0@${clients}`) },
         });
       }
       const c0 = median(tps.get(`c0@${clients}`)!);

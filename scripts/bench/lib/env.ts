@@ -163,6 +163,7 @@ export async function startPumpChild(
     },
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGCONT'); // in case a benchmark froze it
       proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
       await exited;
