@@ -1,0 +1,113 @@
+// Leader election: the pump holding a session advisory lock on its own connection publishes;
+// the others retry every second. PostgreSQL releases the lock the moment the holder's session
+// ends (process killed, connection terminated), so a standby takes over within about a second.
+import pg from 'pg';
+import type { Logger } from '../logger.ts';
+import { describe } from './backoff.ts';
+
+/** Differs from the wake lock key; the two-int form keeps it apart from every bigint key. */
+const LEADER_LOCK = [0x53544855, 0x504d5031] as const; // 'STHU', 'PMP1'
+
+export interface LeaderOptions {
+  connectionString: string;
+  /** How often a standby retries and a leader checks its lock connection. */
+  intervalMs?: number;
+  onChange(leader: boolean): void;
+}
+
+export class LeaderElection {
+  private client: pg.Client | undefined;
+  private leader = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: LeaderOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick().finally(() => this.schedule(this.options.intervalMs ?? 1000));
+    }, ms);
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      const client = this.client ?? (await this.connect());
+      if (this.leader) {
+        // A dead lock connection is noticed by its 'error' event at once; this catches a silent one.
+        await client.query('SELECT 1');
+        return;
+      }
+      const { rows } = await client.query<{ won: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS won', [...LEADER_LOCK]);
+      if (rows[0]?.won && !this.stopped && client === this.client) this.setLeader(true);
+    } catch (err) {
+      this.dropClient(err);
+    }
+  }
+
+  private async connect(): Promise<pg.Client> {
+    const client = new pg.Client({
+      connectionString: this.options.connectionString,
+      application_name: 'statehub-pump-leader',
+      keepAlive: true,
+      query_timeout: 5000,
+      connectionTimeoutMillis: 5000,
+    });
+    client.on('error', (err) => this.dropClient(err, client));
+    client.on('end', () => this.dropClient(new Error('leader lock connection ended'), client));
+    await client.connect();
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      throw new Error('stopped');
+    }
+    this.client = client;
+    return client;
+  }
+
+  /** Losing the lock connection loses the lock: step down at once, re-contend on the next tick. */
+  private dropClient(err: unknown, which?: pg.Client): void {
+    if (which && which !== this.client) return;
+    const client = this.client;
+    this.client = undefined;
+    if (this.leader) {
+      this.log.warn('leader lock connection lost; stepping down', { error: describe(err) });
+      this.setLeader(false);
+    }
+    client?.removeAllListeners('end');
+    client?.on('error', () => undefined);
+    client?.end().catch(() => undefined);
+  }
+
+  private setLeader(leader: boolean): void {
+    if (this.leader === leader) return;
+    this.leader = leader;
+    this.log.info(leader ? 'became leader: publishing' : 'standby: another pump publishes');
+    this.options.onChange(leader);
+  }
+
+  /** Steps down and releases the lock (by closing its session). Idempotent. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+    const client = this.client;
+    this.client = undefined;
+    this.setLeader(false);
+    if (client) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,89 @@
+// LISTENs for the capture trigger's wake-up on its own connection (pg-listen). A notification is
+// only a nudge: the loop also drains after every (re)connect, because notifications sent while
+// this connection was down are lost.
+import pgListen from 'pg-listen';
+import type { Logger } from '../logger.ts';
+import { Backoff, HealthLog, sleep } from './backoff.ts';
+import { WAKE_CHANNEL } from '../events/wake.ts';
+
+type Subscriber = ReturnType<typeof pgListen.default>;
+
+export interface ListenerOptions {
+  connectionString: string;
+  /** Called on every notification and after every (re)connect. */
+  onWake(reason: 'notification' | 'connected'): void;
+}
+
+export class OutboxListener {
+  private subscriber: Subscriber | undefined;
+  private connected = false;
+  private readonly stopping = new AbortController();
+  private readonly health: HealthLog;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: ListenerOptions,
+    private readonly log: Logger,
+  ) {
+    this.health = new HealthLog(log, 'PostgreSQL notification listener');
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Returns at once; the first connect is retried with backoff (pg-listen does not retry it). */
+  start(): void {
+    this.loop = this.connectLoop();
+  }
+
+  private async connectLoop(): Promise<void> {
+    const backoff = new Backoff(250, 5000);
+    while (!this.stopping.signal.aborted) {
+      const subscriber = this.create();
+      try {
+        await subscriber.connect();
+        await subscriber.listenTo(WAKE_CHANNEL);
+        if (this.stopping.signal.aborted) break;
+        this.subscriber = subscriber;
+        return;
+      } catch (err) {
+        this.connected = false;
+        this.health.failing(err);
+        await subscriber.close().catch(() => undefined);
+        await sleep(backoff.next(), this.stopping.signal);
+      }
+    }
+  }
+
+  private create(): Subscriber {
+    const subscriber = pgListen.default(
+      { connectionString: this.options.connectionString, application_name: 'statehub-pump-listener' },
+      // retryTimeout 0: reconnect forever (the default gives up after 3 s). Payloads are not JSON.
+      { retryTimeout: 0, retryInterval: (attempt: number) => Math.min(250 * 2 ** attempt, 5000), parse: (s: string) => s },
+    );
+    subscriber.events.on('connected', () => {
+      this.connected = true;
+      this.health.ok();
+      this.options.onWake('connected');
+    });
+    subscriber.events.on('reconnect', (attempt: number) => {
+      this.connected = false;
+      if (attempt === 1) this.health.failing(new Error('connection lost'));
+    });
+    subscriber.events.on('error', (err: Error) => {
+      this.connected = false;
+      this.health.failing(err);
+    });
+    subscriber.notifications.on(WAKE_CHANNEL, () => this.options.onWake('notification'));
+    return subscriber;
+  }
+
+  async close(): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    this.stopping.abort();
+    await this.loop;
+    this.connected = false;
+    await this.subscriber?.close().catch(() => undefined);
+  }
+}

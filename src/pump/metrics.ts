@@ -1,0 +1,119 @@
+// /healthz, /readyz and /metrics (Prometheus text format 0.0.4) on node:http; no client library.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../logger.ts';
+import type { Backlog } from './outbox.ts';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export class PumpMetrics {
+  published = 0;
+  duplicates = 0;
+  publishErrors = 0;
+  leader = false;
+  private readonly bucketCounts = LATENCY_BUCKETS.map(() => 0);
+  private latencyCount = 0;
+  private latencySum = 0;
+
+  /** One acked event; `seconds` from occurred_at to the PubAck. */
+  observeAck(seconds: number, duplicate: boolean): void {
+    this.published++;
+    if (duplicate) this.duplicates++;
+    this.latencyCount++;
+    this.latencySum += seconds;
+    LATENCY_BUCKETS.forEach((le, i) => {
+      if (seconds <= le) this.bucketCounts[i]!++;
+    });
+  }
+
+  countErrors(n: number): void {
+    this.publishErrors += n;
+  }
+
+  render(backlog: Backlog | undefined): string {
+    const lines: string[] = [];
+    const metric = (name: string, type: string, help: string, samples: string[]) =>
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
+    if (backlog) {
+      metric('statehub_outbox_backlog', 'gauge', 'Outbox rows waiting to be published.', [`statehub_outbox_backlog ${backlog.pending}`]);
+      metric('statehub_outbox_failed', 'gauge', 'Outbox rows set aside as failed.', [`statehub_outbox_failed ${backlog.failed}`]);
+      metric('statehub_outbox_oldest_unpublished_age_seconds', 'gauge', 'Age of the oldest waiting outbox row.', [
+        `statehub_outbox_oldest_unpublished_age_seconds ${backlog.oldestAgeSeconds}`,
+      ]);
+    }
+    metric('statehub_pump_published_total', 'counter', 'Events acknowledged by JetStream (duplicates included).', [
+      `statehub_pump_published_total ${this.published}`,
+    ]);
+    metric('statehub_pump_duplicates_total', 'counter', 'PubAcks flagged duplicate (already in the stream).', [
+      `statehub_pump_duplicates_total ${this.duplicates}`,
+    ]);
+    metric('statehub_pump_publish_errors_total', 'counter', 'Failed publishes, transient and permanent.', [
+      `statehub_pump_publish_errors_total ${this.publishErrors}`,
+    ]);
+    metric('statehub_pump_capture_to_ack_seconds', 'histogram', 'Time from the transition (occurred_at) to the PubAck.', [
+      ...LATENCY_BUCKETS.map((le, i) => `statehub_pump_capture_to_ack_seconds_bucket{le="${le}"} ${this.bucketCounts[i]}`),
+      `statehub_pump_capture_to_ack_seconds_bucket{le="+Inf"} ${this.latencyCount}`,
+      `statehub_pump_capture_to_ack_seconds_sum ${this.latencySum}`,
+      `statehub_pump_capture_to_ack_seconds_count ${this.latencyCount}`,
+    ]);
+    metric('statehub_pump_leader', 'gauge', '1 when this pump holds the leader lock and publishes.', [`statehub_pump_leader ${this.leader ? 1 : 0}`]);
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+export interface Readiness {
+  ready: boolean;
+  /** e.g. "leader", "standby", "standby (NATS not configured)", "not ready: NATS disconnected". */
+  detail: string;
+}
+
+export interface MetricsServerOptions {
+  host: string;
+  port: number;
+  metrics: PumpMetrics;
+  readiness(): Readiness;
+  /** Reads the backlog for a scrape; undefined when the database cannot answer. */
+  backlog(): Promise<Backlog | undefined>;
+}
+
+export interface MetricsServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startMetricsServer(o: MetricsServerOptions, log: Logger): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, { 'content-type': type }).end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n');
+    if (path === '/healthz') return send(200, 'ok\n');
+    if (path === '/readyz') {
+      const r = o.readiness();
+      return send(r.ready ? 200 : 503, `${r.detail}\n`);
+    }
+    if (path === '/metrics') {
+      void o.backlog().then((b) => send(200, o.metrics.render(b), 'text/plain; version=0.0.4; charset=utf-8'));
+      return;
+    }
+    send(404, 'not found\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info('pump metrics listening', { host: o.host, port });
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,107 @@
+// The pump's SQL: every statement it runs against the outbox and the pump state, parameterized,
+// one statement per call so a batch is marked in one round trip.
+import type { Queryable } from '../db.ts';
+
+export interface OutboxRow {
+  id: number;
+  event_id: string;
+  subject: string;
+  ordering_key: string;
+  attributes: unknown;
+  occurred_at: Date;
+}
+
+/** Pending rows in capture order. No id cursor: a row that commits late must still be read. */
+export async function readPending(db: Queryable, limit: number): Promise<OutboxRow[]> {
+  const { rows } = await db.query<OutboxRow>(
+    `SELECT id, event_id, subject, ordering_key, attributes, occurred_at
+       FROM statehub.outbox
+      WHERE published_at IS NULL AND failed_at IS NULL
+      ORDER BY id
+      LIMIT $1`,
+    [limit],
+  );
+  return rows;
+}
+
+export interface Ack {
+  id: number;
+  stream: string;
+  seq: number;
+}
+
+/** Marks acknowledged rows published, with the stream and sequence from their PubAcks. */
+export async function markPublished(db: Queryable, acks: Ack[]): Promise<void> {
+  if (acks.length === 0) return;
+  await db.query(
+    `UPDATE statehub.outbox o
+        SET published_at = now(), stream = u.stream, stream_seq = u.seq,
+            attempts = o.attempts + 1, last_error = NULL, failed_at = NULL
+       FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, stream, seq)
+      WHERE o.id = u.id AND o.published_at IS NULL`,
+    [acks.map((a) => a.id), acks.map((a) => a.stream), acks.map((a) => a.seq)],
+  );
+}
+
+export interface RowError {
+  id: number;
+  error: string;
+}
+
+/** Sets rows aside for good (catalog mismatch, refused by JetStream); `outbox requeue` undoes it. */
+export async function markFailed(db: Queryable, failures: RowError[]): Promise<void> {
+  if (failures.length === 0) return;
+  await db.query(
+    `UPDATE statehub.outbox o
+        SET failed_at = now(), attempts = o.attempts + 1, last_error = u.error
+       FROM unnest($1::bigint[], $2::text[]) AS u(id, error)
+      WHERE o.id = u.id AND o.published_at IS NULL`,
+    [failures.map((f) => f.id), failures.map((f) => f.error.slice(0, 2000))],
+  );
+}
+
+/** Counts a transient failure; the row stays pending and is retried with the same msgID. */
+export async function recordAttempts(db: Queryable, failures: RowError[]): Promise<void> {
+  if (failures.length === 0) return;
+  await db.query(
+    `UPDATE statehub.outbox o
+        SET attempts = o.attempts + 1, last_error = u.error
+       FROM unnest($1::bigint[], $2::text[]) AS u(id, error)
+      WHERE o.id = u.id AND o.published_at IS NULL`,
+    [failures.map((f) => f.id), failures.map((f) => f.error.slice(0, 2000))],
+  );
+}
+
+/** The busy/idle flag capture reads to decide whether to NOTIFY. Only the leader calls this. */
+export async function setDraining(db: Queryable, draining: boolean): Promise<void> {
+  await db.query('UPDATE statehub.outbox_pump_state SET draining = $1, updated_at = now() WHERE draining IS DISTINCT FROM $1', [
+    draining,
+  ]);
+}
+
+/**
+ * True when no writer holds the wake lock: every transaction that read draining = true has
+ * committed or aborted. A transaction-level try-lock in its own statement, so it can never be
+ * left held, and never queues (a waiting exclusive lock would stall new writers behind it).
+ */
+export async function writersSettled(db: Queryable, key: number | string): Promise<boolean> {
+  const { rows } = await db.query<{ free: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS free', [key]);
+  return rows[0]?.free === true;
+}
+
+export interface Backlog {
+  pending: number;
+  failed: number;
+  oldestAgeSeconds: number;
+}
+
+export async function backlog(db: Queryable): Promise<Backlog> {
+  const { rows } = await db.query<{ pending: number; failed: number; oldest: number | null }>(
+    `SELECT (SELECT count(*) FROM statehub.outbox WHERE published_at IS NULL AND failed_at IS NULL)::bigint AS pending,
+            (SELECT count(*) FROM statehub.outbox WHERE failed_at IS NOT NULL)::bigint AS failed,
+            (SELECT extract(epoch FROM clock_timestamp() - min(occurred_at))::float8
+               FROM statehub.outbox WHERE published_at IS NULL AND failed_at IS NULL) AS oldest`,
+  );
+  const r = rows[0]!;
+  return { pending: r.pending, failed: r.failed, oldestAgeSeconds: r.oldest ?? 0 };
+}

@@ -1,0 +1,106 @@
+// What the pump tests share: outbox rows written in SQL, reading the stream back, waiting, and
+// running `statehub pump` as a child process (where SIGKILL and SIGTERM matter).
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NatsConnection } from 'nats';
+import type { Queryable } from '../src/db.ts';
+import type { Envelope } from '../src/events/catalog.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export const STREAM = 'ACTIVITY_EVENTS';
+
+/** Valid attributes for workstream.completed, numbered. */
+export function workstreamAttributes(n: number) {
+  return { workstream_id: n, slug: `ws-${n}`, title: `Workstream ${n}`, topic_id: 1, repo_id: null, repo_goal_id: null };
+}
+
+/** Inserts `count` workstream.completed rows in one statement, keys spread over `keys` workstreams. */
+export async function insertWorkstreamRows(db: Queryable, count: number, keys = 500, offset = 0): Promise<void> {
+  await db.query(
+    `INSERT INTO statehub.outbox (subject, ordering_key, attributes)
+     SELECT 'org.statehub.workstream.completed', 'workstream:' || (g % $2),
+            jsonb_build_object('workstream_id', g, 'slug', 'ws-' || g, 'title', 'Workstream ' || g,
+                               'topic_id', 1, 'repo_id', null, 'repo_goal_id', null)
+       FROM generate_series($3::int + 1, $3::int + $1::int) AS g`,
+    [count, keys, offset],
+  );
+}
+
+export async function countRows(db: Queryable, where: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM statehub.outbox WHERE ${where}`);
+  return rows[0]!.n;
+}
+
+export interface StoredMessage {
+  seq: number;
+  subject: string;
+  msgId: string | undefined;
+  envelope: Envelope;
+}
+
+/** Every message in the stream, in stream order. */
+export async function readStream(nc: NatsConnection, stream = STREAM): Promise<StoredMessage[]> {
+  await nc.flush(); // after a server restart, resolves once this connection is back
+  const jsm = await nc.jetstreamManager();
+  const { state } = await jsm.streams.info(stream);
+  if (state.messages === 0) return [];
+  const consumer = await nc.jetstream().consumers.get(stream); // ordered, ephemeral
+  const messages = await consumer.consume();
+  const out: StoredMessage[] = [];
+  for await (const m of messages) {
+    out.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id'), envelope: m.json<Envelope>() });
+    if (m.seq >= state.last_seq) break;
+  }
+  await messages.close();
+  return out;
+}
+
+export async function streamCount(nc: NatsConnection, stream = STREAM): Promise<number> {
+  const jsm = await nc.jetstreamManager();
+  return (await jsm.streams.info(stream).catch(() => ({ state: { messages: 0 } }))).state.messages;
+}
+
+export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(everyMs);
+  }
+}
+
+export interface PumpProcess {
+  readonly child: ChildProcess;
+  /** stderr+stdout so far, for failure messages. */
+  output(): string;
+  /** Resolves with the exit code (or the signal name). */
+  readonly exited: Promise<number | string>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Runs `node bin/statehub.js pump` with `env` on top of a minimal environment. */
+export function spawnPump(env: Record<string, string>): PumpProcess {
+  const child = spawn(process.execPath, [path.join(root, 'bin/statehub.js'), 'pump'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', PUMP_METRICS_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (d: Buffer) => (output = (output + d.toString()).slice(-20_000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return {
+    child,
+    output: () => output,
+    exited,
+    kill: (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}

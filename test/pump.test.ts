@@ -1,0 +1,198 @@
+// The pump in-process against a real PostgreSQL and a private nats-server: envelopes, ordering,
+// late commits, and recovery from NATS and PostgreSQL faults. Outbox rows are written in SQL.
+import { expect } from 'chai';
+import { connect, type NatsConnection } from 'nats';
+import { loadConfig } from '../src/config.ts';
+import { DEFAULT_PUBLISHER, type Envelope } from '../src/events/catalog.ts';
+import { createLogger, silentLogger } from '../src/logger.ts';
+import { startPump, StreamConfigError, type PumpHandle } from '../src/pump/index.ts';
+import { useTestDatabase } from './helpers/database.ts';
+import { startNatsServer, type NatsServer } from './helpers/nats-server.ts';
+import { countRows, delay, insertWorkstreamRows, readStream, waitFor } from './pump-support.ts';
+import pg from 'pg';
+
+describe('pump: outbox to JetStream', function () {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let pump: PumpHandle | undefined;
+  // Registered before useTestDatabase so the pump stops before its database is dropped.
+  after(async function () {
+    await pump?.stop();
+    await nc?.close();
+    await nats?.close();
+  });
+  const t = useTestDatabase();
+
+  before(async function () {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    // PUMP_TEST_LOG=debug shows what the pump did when a test fails.
+    const log = process.env.PUMP_TEST_LOG ? createLogger(process.env.PUMP_TEST_LOG) : silentLogger();
+    pump = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, PUMP_METRICS_PORT: '0' }), log);
+  });
+
+  /** Every published row is in the stream exactly once, and nothing else is. */
+  async function expectStreamMatchesOutbox(): Promise<Map<string, number>> {
+    const messages = await readStream(nc);
+    const ids = messages.map((m) => m.msgId);
+    expect(new Set(ids).size, 'distinct ids in the stream').to.equal(ids.length);
+    const { rows } = await t.db.query<{ event_id: string; stream_seq: number }>(
+      'SELECT event_id, stream_seq FROM statehub.outbox WHERE published_at IS NOT NULL',
+    );
+    expect(messages.length, 'messages in the stream').to.equal(rows.length);
+    const seqById = new Map(messages.map((m) => [m.msgId!, m.seq]));
+    for (const r of rows) expect(seqById.get(r.event_id), `stream_seq of ${r.event_id}`).to.equal(r.stream_seq);
+    return seqById;
+  }
+
+  const allPublished = () => countRows(t.db, 'published_at IS NULL AND failed_at IS NULL').then((n) => n === 0);
+
+  it('publishes an event of each kind with the exact envelope, Nats-Msg-Id = envelope id', async function () {
+    const events: Array<[string, string, Record<string, unknown>]> = [
+      ['org.statehub.repo.registered', 'repo:1', { repo_id: 1, repo_slug: 'hub', domain_slug: 'core', remote_url: null, local_path: '/srv/hub' }],
+      ['org.statehub.workstream.completed', 'workstream:2', { workstream_id: 2, slug: 'ws', title: 'Ship it', topic_id: 3, repo_id: 1, repo_goal_id: null }],
+      ['org.statehub.decision.resolved', 'decision:4', { decision_id: 4, title: 'Use NATS', topic_id: null, workstream_id: 2, decided_by: 'lead', rationale_snippet: 'because' }],
+      ['org.statehub.domain.goal.activated', 'domain:5', { goal_id: 6, domain_id: 5, domain_slug: 'core', title: 'Goal', superseded_goal_ids: [1, 2] }],
+      ['org.statehub.task.stale', 'task:7', { task_id: 7, workstream_id: 2, workstream_status: 'completed', task_title: 'Old task', task_status_before: 'blocked' }],
+    ];
+    const expected: Envelope[] = [];
+    for (const [subject, key, attributes] of events) {
+      const { rows } = await t.db.query<{ event_id: string; occurred_at: Date }>(
+        'INSERT INTO statehub.outbox (subject, ordering_key, attributes) VALUES ($1, $2, $3) RETURNING event_id, occurred_at',
+        [subject, key, attributes],
+      );
+      const r = rows[0]!;
+      expected.push({ id: r.event_id, type: subject, version: '1.0', timestamp: r.occurred_at.toISOString(), publisher: DEFAULT_PUBLISHER, attributes } as Envelope);
+    }
+    await waitFor('5 events published', allPublished, 10_000);
+    const messages = await readStream(nc);
+    expect(messages.map((m) => m.envelope)).to.deep.equal(expected);
+    expect(messages.map((m) => m.msgId)).to.deep.equal(expected.map((e) => e.id));
+    expect(messages.map((m) => m.subject)).to.deep.equal(expected.map((e) => e.type));
+    const { rows } = await t.db.query('SELECT stream, attempts, last_error FROM statehub.outbox');
+    for (const r of rows) expect(r).to.deep.equal({ stream: 'ACTIVITY_EVENTS', attempts: 1, last_error: null });
+    await expectStreamMatchesOutbox();
+  });
+
+  it('serves /healthz, /readyz (leader) and /metrics', async function () {
+    const base = `http://127.0.0.1:${pump!.metricsPort}`;
+    expect((await fetch(`${base}/healthz`)).status).to.equal(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).to.equal(200);
+    expect(await ready.text()).to.equal('leader\n');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).to.match(/^statehub_outbox_backlog 0$/m);
+    expect(metrics).to.match(/^statehub_outbox_oldest_unpublished_age_seconds 0$/m);
+    expect(metrics).to.match(/^statehub_pump_published_total 5$/m);
+    expect(metrics).to.match(/^statehub_pump_publish_errors_total 0$/m);
+    expect(metrics).to.match(/^statehub_pump_capture_to_ack_seconds_count 5$/m);
+    expect(metrics).to.match(/^statehub_pump_leader 1$/m);
+  });
+
+  it('publishes a row that took a lower id but committed after later rows were published', async function () {
+    const late = new pg.Client({ connectionString: t.url });
+    await late.connect();
+    try {
+      await late.query('BEGIN');
+      const { rows } = await late.query<{ id: number }>(
+        `INSERT INTO statehub.outbox (subject, ordering_key, attributes) VALUES ('org.statehub.workstream.completed', 'workstream:late', $1) RETURNING id`,
+        [{ workstream_id: 100, slug: 'late', title: 'late', topic_id: 1, repo_id: null, repo_goal_id: null }],
+      );
+      const lateId = rows[0]!.id;
+      await insertWorkstreamRows(t.db, 20, 5, 1000);
+      await waitFor('the later rows published', () => countRows(t.db, `published_at IS NOT NULL AND id > ${lateId}`).then((n) => n === 20), 10_000);
+      await late.query('COMMIT');
+      await waitFor('the late row published', () => countRows(t.db, `published_at IS NOT NULL AND id = ${lateId}`).then((n) => n === 1), 10_000);
+    } finally {
+      await late.end();
+    }
+    await expectStreamMatchesOutbox();
+  });
+
+  it('keeps capture order per ordering_key with concurrent writers', async function () {
+    // Each writer holds a per-key lock from insert to commit, as the entity's row lock does.
+    const writers = await Promise.all(Array.from({ length: 6 }, async () => {
+      const c = new pg.Client({ connectionString: t.url });
+      await c.connect();
+      return c;
+    }));
+    try {
+      await Promise.all(writers.map(async (c, w) => {
+        for (let i = 0; i < 80; i++) {
+          const key = `workstream:order-${(w * 7 + i) % 8}`;
+          await c.query('BEGIN');
+          await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
+          await c.query(`INSERT INTO statehub.outbox (subject, ordering_key, attributes) VALUES ('org.statehub.workstream.completed', $1, $2)`, [
+            key,
+            { workstream_id: 1 + w * 1000 + i, slug: 's', title: 't', topic_id: 1, repo_id: null, repo_goal_id: null },
+          ]);
+          if (i % 5 === 0) await delay(2);
+          await c.query('COMMIT');
+        }
+      }));
+    } finally {
+      await Promise.all(writers.map((c) => c.end()));
+    }
+    await waitFor('480 rows published', allPublished, 20_000);
+    const seqById = await expectStreamMatchesOutbox();
+    const { rows } = await t.db.query<{ id: number; event_id: string; ordering_key: string }>(
+      `SELECT id, event_id, ordering_key FROM statehub.outbox WHERE ordering_key LIKE 'workstream:order-%' ORDER BY id`,
+    );
+    expect(rows).to.have.length(480);
+    const lastSeq = new Map<string, number>();
+    for (const r of rows) {
+      const seq = seqById.get(r.event_id)!;
+      expect(seq, `row ${r.id} of ${r.ordering_key} after its predecessor`).to.be.greaterThan(lastSeq.get(r.ordering_key) ?? 0);
+      lastSeq.set(r.ordering_key, seq);
+    }
+  });
+
+  it('loses nothing when its PostgreSQL connections are terminated during a burst', async function () {
+    const burst = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await insertWorkstreamRows(t.db, 50, 50, 10_000 + i * 50);
+        await delay(5);
+      }
+    })();
+    for (let k = 0; k < 3; k++) {
+      await delay(60);
+      const { rows } = await t.db.query<{ n: number }>(
+        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name LIKE 'statehub-pump%'`,
+      );
+      expect(rows[0]!.n).to.be.greaterThan(0);
+    }
+    await burst;
+    await waitFor('the burst published after the kills', allPublished, 30_000);
+    await waitFor('leadership regained', () => pump!.isLeader, 5000);
+    await expectStreamMatchesOutbox();
+    expect(await countRows(t.db, 'ordering_key LIKE $$workstream:%$$ AND id IS NOT NULL AND published_at IS NOT NULL')).to.be.at.least(2000);
+  });
+
+  it('delivers 5,000 rows added while NATS was down, each exactly once', async function () {
+    const before = await countRows(t.db, 'true');
+    await nats.stop();
+    for (let i = 0; i < 10; i++) await insertWorkstreamRows(t.db, 500, 300, 50_000 + i * 500);
+    await delay(500);
+    expect(await countRows(t.db, 'published_at IS NULL')).to.equal(5000);
+    await nats.start();
+    await waitFor('5,000 rows published after NATS came back', allPublished, 60_000);
+    expect(await countRows(t.db, 'true')).to.equal(before + 5000);
+    await expectStreamMatchesOutbox();
+  });
+
+  it('refuses to start when the stream exists with subjects that cannot hold org.statehub.>', async function () {
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: 'OTHER', subjects: ['other.>'] });
+    let error: unknown;
+    try {
+      const p = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, STREAM_NAME: 'OTHER', PUMP_METRICS_PORT: '0' }), silentLogger());
+      await p.stop();
+    } catch (err) {
+      error = err;
+    }
+    expect(error).to.be.instanceOf(StreamConfigError);
+    expect((error as Error).message).to.match(/OTHER.*other\.>.*org\.statehub\.>/);
+    expect((await jsm.streams.info('OTHER')).config.subjects).to.deep.equal(['other.>']);
+  });
+});
