@@ -193,3 +193,14 @@ export async function pendingCount(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM statehub.outbox WHERE published_at IS NULL AND failed_at IS NULL');
   return rows[0]!.n;
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN when gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    // Fields 14 and 15 (utime, stime) in clock ticks, 100 per second on Linux.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
