@@ -104,3 +104,34 @@ export function spawnPump(env: Record<string, string>): PumpProcess {
     },
   };
 }
+
+/** The metrics port a child pump logged (it runs with PUMP_METRICS_PORT=0). */
+export async function metricsPortOf(p: PumpProcess, timeoutMs = 20_000): Promise<number> {
+  let port: number | undefined;
+  await waitFor(
+    'the pump to log its metrics port',
+    () => {
+      const line = p.output().split('\n').find((l) => l.includes('"pump metrics listening"'));
+      port ??= line ? (JSON.parse(line) as { port: number }).port : undefined;
+      return port !== undefined;
+    },
+    timeoutMs,
+  );
+  return port!;
+}
+
+/** GET a path of a pump's metrics server: status and body; status 0 when it does not answer. */
+export async function probe(port: number, path: string): Promise<{ status: number; body: string }> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) });
+    return { status: res.status, body: await res.text() };
+  } catch {
+    return { status: 0, body: '' };
+  }
+}
+
+/** A sample's value from Prometheus text, e.g. metric(body, 'statehub_pump_published_total'). */
+export function metric(body: string, name: string): number | undefined {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(body);
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,0 +1,146 @@
+// `statehub pump` as a child process, where signals matter: SIGKILL mid-backlog, failover
+// between two pumps, SIGTERM draining, no NATS configured, bad configuration.
+import { expect } from 'chai';
+import { connect, type NatsConnection } from 'nats';
+import { useTestDatabase } from './helpers/database.ts';
+import { startNatsServer, type NatsServer } from './helpers/nats-server.ts';
+import {
+  countRows,
+  delay,
+  insertWorkstreamRows,
+  metric,
+  metricsPortOf,
+  probe,
+  readStream,
+  spawnPump,
+  STREAM,
+  waitFor,
+  type PumpProcess,
+} from './pump-support.ts';
+
+describe('pump process: crashes, failover and signals', function () {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  const children: PumpProcess[] = [];
+  after(async function () {
+    for (const c of children) c.kill('SIGKILL');
+    await Promise.all(children.map((c) => c.exited));
+    await nc?.close();
+    await nats?.close();
+  });
+  const t = useTestDatabase();
+
+  before(async function () {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1 });
+  });
+
+  beforeEach(async function () {
+    await t.db.query('TRUNCATE statehub.outbox');
+    await (await nc.jetstreamManager()).streams.delete(STREAM).catch(() => undefined);
+  });
+
+  afterEach(async function () {
+    for (const c of children.splice(0)) {
+      c.kill('SIGKILL');
+      await c.exited;
+    }
+  });
+
+  function pump(extra: Record<string, string> = {}): PumpProcess {
+    const p = spawnPump({ DATABASE_URL: t.url, NATS_URL: nats.url, ...extra });
+    children.push(p);
+    return p;
+  }
+
+  const published = () => countRows(t.db, 'published_at IS NOT NULL');
+
+  /** The stream holds each outbox row exactly once and the outbox's marks agree with it. */
+  async function expectExactlyOnce(total: number): Promise<void> {
+    const messages = await readStream(nc);
+    const ids = new Set(messages.map((m) => m.msgId));
+    expect(messages.length, 'messages in the stream').to.equal(total);
+    expect(ids.size, 'distinct ids in the stream').to.equal(total);
+    const { rows } = await t.db.query<{ event_id: string }>('SELECT event_id FROM statehub.outbox');
+    expect(rows.every((r) => ids.has(r.event_id)), 'every outbox row is in the stream').to.equal(true);
+  }
+
+  it('SIGKILLed in the middle of a 20,000-row backlog and restarted: the stream holds exactly 20,000 distinct ids', async function () {
+    await insertWorkstreamRows(t.db, 20_000, 2000);
+    const first = pump({ PUMP_BATCH_SIZE: '500' });
+    await waitFor('some rows published', async () => (await published()) >= 3000, 30_000, 10);
+    first.kill('SIGKILL');
+    expect(await first.exited).to.equal('SIGKILL');
+    expect(await published(), 'rows left for the restarted pump').to.be.below(20_000);
+    const second = pump();
+    await waitFor('all 20,000 rows published', async () => (await published()) === 20_000, 60_000);
+    await expectExactlyOnce(20_000);
+    second.kill('SIGTERM');
+    expect(await second.exited).to.equal(0);
+  });
+
+  it('two pumps: exactly one publishes, and the other takes over within 5 s of its death', async function () {
+    const a = pump();
+    const b = pump();
+    const [portA, portB] = await Promise.all([metricsPortOf(a), metricsPortOf(b)]);
+    await waitFor('a leader', async () => [await probe(portA, '/readyz'), await probe(portB, '/readyz')].some((r) => r.body === 'leader\n'), 20_000);
+    await insertWorkstreamRows(t.db, 1000, 100);
+    await waitFor('1,000 rows published', async () => (await published()) === 1000, 20_000);
+    const [ma, mb] = [(await probe(portA, '/metrics')).body, (await probe(portB, '/metrics')).body];
+    const leaderIsA = metric(ma, 'statehub_pump_leader') === 1;
+    expect(metric(ma, 'statehub_pump_leader')! + metric(mb, 'statehub_pump_leader')!, 'leaders').to.equal(1);
+    expect(metric(leaderIsA ? ma : mb, 'statehub_pump_published_total')).to.equal(1000);
+    expect(metric(leaderIsA ? mb : ma, 'statehub_pump_published_total')).to.equal(0);
+    expect((await probe(leaderIsA ? portB : portA, '/readyz')).body).to.equal('standby\n');
+
+    const [leader, standby, standbyPort] = leaderIsA ? [a, b, portB] : [b, a, portA];
+    leader.kill('SIGKILL');
+    const killedAt = Date.now();
+    await leader.exited;
+    await insertWorkstreamRows(t.db, 100, 10, 1000);
+    await waitFor('the standby to publish', async () => (await published()) === 1100, 5000, 20);
+    expect(Date.now() - killedAt, 'takeover time').to.be.below(5000);
+    expect((await probe(standbyPort, '/readyz')).body).to.equal('leader\n');
+    await expectExactlyOnce(1100);
+    standby.kill('SIGTERM');
+    expect(await standby.exited).to.equal(0);
+  });
+
+  it('SIGTERM: stops taking batches, marks what was acked, hands NOTIFY back and exits 0', async function () {
+    await insertWorkstreamRows(t.db, 20_000, 2000);
+    const p = pump({ PUMP_BATCH_SIZE: '500' });
+    await waitFor('some rows published', async () => (await published()) >= 1000, 30_000, 10);
+    p.kill('SIGTERM');
+    expect(await p.exited, p.output()).to.equal(0);
+    const done = await published();
+    expect(done, 'the pump stopped before the backlog was gone').to.be.below(20_000);
+    // Every message in the stream was marked before exit: nothing acked was left unmarked.
+    const messages = await readStream(nc);
+    expect(messages.length).to.equal(done);
+    const { rows } = await t.db.query('SELECT draining FROM statehub.outbox_pump_state');
+    expect(rows[0]).to.deep.equal({ draining: false });
+    expect(p.output()).to.match(/"message":"pump stopped"/);
+  });
+
+  it('without NATS_URL: stays up, ready as standby, publishes nothing; events wait in the outbox', async function () {
+    const p = pump({ NATS_URL: '' });
+    const port = await metricsPortOf(p);
+    await insertWorkstreamRows(t.db, 10, 10);
+    await waitFor('ready', async () => (await probe(port, '/readyz')).status === 200, 10_000);
+    expect((await probe(port, '/readyz')).body).to.equal('standby (NATS not configured)\n');
+    await delay(1500);
+    expect(p.child.exitCode).to.equal(null);
+    expect(await published()).to.equal(0);
+    expect(await countRows(t.db, 'attempts = 0')).to.equal(10);
+    expect(p.output()).to.match(/NATS_URL is not set/);
+    p.kill('SIGTERM');
+    expect(await p.exited).to.equal(0);
+  });
+
+  it('bad configuration: one line on stderr and exit code 2', async function () {
+    const p = pump({ PUMP_BATCH_SIZE: 'lots' });
+    expect(await p.exited).to.equal(2);
+    expect(p.output().trim().split('\n')).to.have.length(1);
+    expect(p.output()).to.match(/PUMP_BATCH_SIZE/);
+  });
+});
