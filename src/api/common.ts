@@ -105,6 +105,25 @@ export async function updateRow(q: Queryable, table: string, keyColumn: string, 
   return (result.rowCount ?? 0) > 0;
 }
 
+/** Inserts a row and returns it as `select` shows it. */
+export async function createAndGet<T>(q: Queryable, table: string, select: string, values: Values, what: string): Promise<T> {
+  return getOne<T>(q, select, 't.id', await insertRow(q, table, values), what);
+}
+
+/** Updates one row found by `keyColumn` and returns it as `select` shows it; 404 naming `what` when absent. */
+export async function patchAndGet<T>(
+  q: Queryable,
+  table: string,
+  select: string,
+  keyColumn: 'id' | 'slug',
+  key: unknown,
+  values: Values,
+  what: string,
+): Promise<T> {
+  if (!(await updateRow(q, table, keyColumn, key, values))) throw notFound(what);
+  return getOne<T>(q, select, `t.${keyColumn}`, key, what);
+}
+
 /** The id of the row with this slug, or a 422 naming the field that referred to it. */
 export async function idOfSlug(q: Queryable, table: string, slugValue: string, field: string): Promise<number> {
   const { rows } = await q.query<{ id: number }>(`SELECT id FROM statehub.${table} WHERE slug = $1`, [slugValue]);

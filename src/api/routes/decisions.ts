@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { getOne, id, idParams, insertRow, listPage, nonEmpty, pageQuery, title, updateRow, when } from '../common.ts';
+import { createAndGet, getOne, id, idParams, listPage, nonEmpty, pageQuery, patchAndGet, title, when } from '../common.ts';
 import { HttpError, notFound } from '../errors.ts';
 
 const select = 'SELECT t.* FROM statehub.decisions t';
@@ -18,7 +18,7 @@ export const decisionResolve = z.strictObject({
 export function decisionRoutes(api: Api): void {
   const tag = 'decisions';
   api.add({ method: 'post', path: '/decisions', summary: 'Open a decision', tag, body: decisionCreate, status: 201 }, ({ body }, db) =>
-    db.tx(async (q) => getOne(q, select, 't.id', await insertRow(q, 'decisions', body), 'decision')),
+    db.tx((q) => createAndGet(q, 'decisions', select, body, 'decision')),
   );
   api.add(
     {
@@ -39,10 +39,7 @@ export function decisionRoutes(api: Api): void {
   api.add(
     { method: 'patch', path: '/decisions/:id', summary: 'Change an open decision, or withdraw it', tag, params: idParams, body: decisionPatch },
     ({ params, body }, db) =>
-      db.tx(async (q) => {
-        if (!(await updateRow(q, 'decisions', 'id', params.id, body))) throw notFound(`decision ${params.id}`);
-        return getOne(q, select, 't.id', params.id, `decision ${params.id}`);
-      }),
+      db.tx((q) => patchAndGet(q, 'decisions', select, 'id', params.id, body, `decision ${params.id}`)),
   );
   api.add(
     { method: 'post', path: '/decisions/:id/resolve', summary: 'Resolve an open decision', tag, params: idParams, body: decisionResolve },
@@ -52,8 +49,7 @@ export function decisionRoutes(api: Api): void {
         if (!rows[0]) throw notFound(`decision ${params.id}`);
         // Re-resolving would silently rewrite who decided and why; only open decisions resolve.
         if (rows[0].status !== 'open') throw new HttpError(409, 'Conflict', `decision ${params.id} is ${rows[0].status}; only an open decision can be resolved`);
-        await updateRow(q, 'decisions', 'id', params.id, { ...body, status: 'resolved' });
-        return getOne(q, select, 't.id', params.id, `decision ${params.id}`);
+        return patchAndGet(q, 'decisions', select, 'id', params.id, { ...body, status: 'resolved' }, `decision ${params.id}`);
       }),
   );
 }

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { description, getOne, idOfSlug, idParams, insertRow, listPage, nonEmpty, pageQuery, slug, title, updateRow, when } from '../common.ts';
-import { notFound } from '../errors.ts';
+import { createAndGet, description, getOne, idOfSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, slug, title, when } from '../common.ts';
 
 const select = `SELECT t.*, d.slug AS domain_slug FROM statehub.domain_goals t JOIN statehub.domains d ON d.id = t.domain_id`;
 const status = z.enum(['draft', 'active', 'superseded', 'achieved', 'abandoned']);
@@ -20,7 +19,7 @@ export function domainGoalRoutes(api: Api): void {
       db.tx(async (q) => {
         const { domain_slug, ...rest } = body;
         const domain_id = await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
-        return getOne(q, select, 't.id', await insertRow(q, 'domain_goals', { ...rest, domain_id }), 'domain goal');
+        return createAndGet(q, 'domain_goals', select, { ...rest, domain_id }, 'domain goal');
       }),
   );
   api.add(
@@ -36,10 +35,7 @@ export function domainGoalRoutes(api: Api): void {
   api.add(
     { method: 'patch', path: '/domain-goals/:id', summary: 'Change a domain goal', tag, params: idParams, body: domainGoalPatch },
     ({ params, body }, db) =>
-      db.tx(async (q) => {
-        if (!(await updateRow(q, 'domain_goals', 'id', params.id, body))) throw notFound(`domain goal ${params.id}`);
-        return getOne(q, select, 't.id', params.id, `domain goal ${params.id}`);
-      }),
+      db.tx((q) => patchAndGet(q, 'domain_goals', select, 'id', params.id, body, `domain goal ${params.id}`)),
   );
   api.add(
     {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { description, getOne, insertRow, listPage, nonEmpty, pageQuery, slug, slugParams, updateRow } from '../common.ts';
-import { notFound } from '../errors.ts';
+import { createAndGet, description, getOne, listPage, nonEmpty, pageQuery, patchAndGet, slug, slugParams } from '../common.ts';
 
 const select = 'SELECT t.* FROM statehub.domains t';
 const name = z.string().trim().min(1).max(200);
@@ -12,7 +11,7 @@ export const domainPatch = nonEmpty(z.strictObject({ name: name.optional(), desc
 export function domainRoutes(api: Api): void {
   const tag = 'domains';
   api.add({ method: 'post', path: '/domains', summary: 'Create a domain', tag, body: domainCreate, status: 201 }, ({ body }, db) =>
-    db.tx(async (q) => getOne(q, select, 't.id', await insertRow(q, 'domains', body), 'domain')),
+    db.tx((q) => createAndGet(q, 'domains', select, body, 'domain')),
   );
   api.add({ method: 'get', path: '/domains', summary: 'List domains', tag, query: pageQuery }, ({ query }, db) =>
     listPage(db, select, [], query),
@@ -23,9 +22,6 @@ export function domainRoutes(api: Api): void {
   api.add(
     { method: 'patch', path: '/domains/:slug', summary: 'Change a domain', tag, params: slugParams, body: domainPatch },
     ({ params, body }, db) =>
-      db.tx(async (q) => {
-        if (!(await updateRow(q, 'domains', 'slug', params.slug, body))) throw notFound(`domain ${params.slug}`);
-        return getOne(q, select, 't.slug', params.slug, `domain ${params.slug}`);
-      }),
+      db.tx((q) => patchAndGet(q, 'domains', select, 'slug', params.slug, body, `domain ${params.slug}`)),
   );
 }

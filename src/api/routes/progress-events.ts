@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { getOne, id, idParams, insertRow, listPage, pageQuery, when } from '../common.ts';
+import { createAndGet, getOne, id, idParams, listPage, pageQuery, when } from '../common.ts';
 
 const select = 'SELECT t.* FROM statehub.progress_events t';
 
@@ -15,7 +15,7 @@ export function progressEventRoutes(api: Api): void {
   const tag = 'progress events';
   api.add(
     { method: 'post', path: '/progress-events', summary: 'Record progress (append-only)', tag, body: progressEventCreate, status: 201 },
-    ({ body }, db) => db.tx(async (q) => getOne(q, select, 't.id', await insertRow(q, 'progress_events', body), 'progress event')),
+    ({ body }, db) => db.tx((q) => createAndGet(q, 'progress_events', select, body, 'progress event')),
   );
   api.add(
     {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { getOne, id, idOfSlug, idParams, insertRow, listPage, nonEmpty, pageQuery, slug, title, updateRow, when } from '../common.ts';
-import { notFound } from '../errors.ts';
+import { createAndGet, getOne, id, idOfSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, slug, title, when } from '../common.ts';
 
 const select = `SELECT t.*, r.slug AS repo_slug FROM statehub.repo_goals t JOIN statehub.repos r ON r.id = t.repo_id`;
 const status = z.enum(['draft', 'active', 'achieved', 'abandoned']);
@@ -15,7 +14,7 @@ export function repoGoalRoutes(api: Api): void {
     db.tx(async (q) => {
       const { repo_slug, ...rest } = body;
       const repo_id = await idOfSlug(q, 'repos', repo_slug, 'repo_slug');
-      return getOne(q, select, 't.id', await insertRow(q, 'repo_goals', { ...rest, repo_id }), 'repo goal');
+      return createAndGet(q, 'repo_goals', select, { ...rest, repo_id }, 'repo goal');
     }),
   );
   api.add(
@@ -28,9 +27,6 @@ export function repoGoalRoutes(api: Api): void {
   api.add(
     { method: 'patch', path: '/repo-goals/:id', summary: 'Change a repo goal', tag, params: idParams, body: repoGoalPatch },
     ({ params, body }, db) =>
-      db.tx(async (q) => {
-        if (!(await updateRow(q, 'repo_goals', 'id', params.id, body))) throw notFound(`repo goal ${params.id}`);
-        return getOne(q, select, 't.id', params.id, `repo goal ${params.id}`);
-      }),
+      db.tx((q) => patchAndGet(q, 'repo_goals', select, 'id', params.id, body, `repo goal ${params.id}`)),
   );
 }

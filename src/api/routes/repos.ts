@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { getOne, idOfSlug, insertRow, listPage, nonEmpty, pageQuery, slug, slugParams, updateRow, when } from '../common.ts';
-import { notFound } from '../errors.ts';
+import { createAndGet, getOne, idOfSlug, listPage, nonEmpty, pageQuery, patchAndGet, slug, slugParams, when } from '../common.ts';
 
 const select = `SELECT t.*, d.slug AS domain_slug FROM statehub.repos t JOIN statehub.domains d ON d.id = t.domain_id`;
 const location = z.string().trim().min(1).max(2000);
@@ -17,7 +16,7 @@ export function repoRoutes(api: Api): void {
     db.tx(async (q) => {
       const { domain_slug, ...rest } = body;
       const domain_id = await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
-      return getOne(q, select, 't.id', await insertRow(q, 'repos', { ...rest, domain_id }), 'repo');
+      return createAndGet(q, 'repos', select, { ...rest, domain_id }, 'repo');
     }),
   );
   api.add({ method: 'get', path: '/repos', summary: 'List repos', tag, query: pageQuery.extend({ domain: slug.optional() }) }, ({ query }, db) =>
@@ -30,8 +29,7 @@ export function repoRoutes(api: Api): void {
     db.tx(async (q) => {
       const { domain_slug, ...rest } = body;
       const domain_id = domain_slug === undefined ? undefined : await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
-      if (!(await updateRow(q, 'repos', 'slug', params.slug, { ...rest, domain_id }))) throw notFound(`repo ${params.slug}`);
-      return getOne(q, select, 't.slug', params.slug, `repo ${params.slug}`);
+      return patchAndGet(q, 'repos', select, 'slug', params.slug, { ...rest, domain_id }, `repo ${params.slug}`);
     }),
   );
 }

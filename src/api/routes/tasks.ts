@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { getOne, id, idParams, insertRow, listPage, nonEmpty, pageQuery, title, updateRow, when } from '../common.ts';
-import { notFound } from '../errors.ts';
+import { createAndGet, getOne, id, idParams, listPage, nonEmpty, pageQuery, patchAndGet, title, when } from '../common.ts';
 
 const select = 'SELECT t.* FROM statehub.tasks t';
 const status = z.enum(['todo', 'in_progress', 'blocked', 'done', 'cancelled']);
@@ -13,7 +12,7 @@ export const taskPatch = nonEmpty(z.strictObject({ title: title.optional(), stat
 export function taskRoutes(api: Api): void {
   const tag = 'tasks';
   api.add({ method: 'post', path: '/tasks', summary: 'Create a task', tag, body: taskCreate, status: 201 }, ({ body }, db) =>
-    db.tx(async (q) => getOne(q, select, 't.id', await insertRow(q, 'tasks', body), 'task')),
+    db.tx((q) => createAndGet(q, 'tasks', select, body, 'task')),
   );
   api.add(
     { method: 'get', path: '/tasks', summary: 'List tasks', tag, query: pageQuery.extend({ workstream_id: id.optional(), status: status.optional() }) },
@@ -23,9 +22,6 @@ export function taskRoutes(api: Api): void {
     getOne(db, select, 't.id', params.id, `task ${params.id}`),
   );
   api.add({ method: 'patch', path: '/tasks/:id', summary: 'Change a task', tag, params: idParams, body: taskPatch }, ({ params, body }, db) =>
-    db.tx(async (q) => {
-      if (!(await updateRow(q, 'tasks', 'id', params.id, body))) throw notFound(`task ${params.id}`);
-      return getOne(q, select, 't.id', params.id, `task ${params.id}`);
-    }),
+    db.tx((q) => patchAndGet(q, 'tasks', select, 'id', params.id, body, `task ${params.id}`)),
   );
 }

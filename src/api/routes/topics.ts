@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { getOne, idOfSlug, insertRow, listPage, nonEmpty, pageQuery, slug, slugParams, title, updateRow, when } from '../common.ts';
-import { notFound } from '../errors.ts';
+import { createAndGet, getOne, idOfSlug, listPage, nonEmpty, pageQuery, patchAndGet, slug, slugParams, title, when } from '../common.ts';
 
 const select = `SELECT t.*, d.slug AS domain_slug FROM statehub.topics t LEFT JOIN statehub.domains d ON d.id = t.domain_id`;
 
@@ -14,7 +13,7 @@ export function topicRoutes(api: Api): void {
     db.tx(async (q) => {
       const { domain_slug, ...rest } = body;
       const domain_id = domain_slug === undefined ? undefined : await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
-      return getOne(q, select, 't.id', await insertRow(q, 'topics', { ...rest, domain_id }), 'topic');
+      return createAndGet(q, 'topics', select, { ...rest, domain_id }, 'topic');
     }),
   );
   api.add({ method: 'get', path: '/topics', summary: 'List topics', tag, query: pageQuery.extend({ domain: slug.optional() }) }, ({ query }, db) =>
@@ -28,8 +27,7 @@ export function topicRoutes(api: Api): void {
       const { domain_slug, ...rest } = body;
       const domain_id =
         domain_slug === undefined ? undefined : domain_slug === null ? null : await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
-      if (!(await updateRow(q, 'topics', 'slug', params.slug, { ...rest, domain_id }))) throw notFound(`topic ${params.slug}`);
-      return getOne(q, select, 't.slug', params.slug, `topic ${params.slug}`);
+      return patchAndGet(q, 'topics', select, 'slug', params.slug, { ...rest, domain_id }, `topic ${params.slug}`);
     }),
   );
 }

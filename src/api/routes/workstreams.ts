@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { getOne, id, idOrSlug, idParams, insertRow, listPage, nonEmpty, pageQuery, slug, title, updateRow, when } from '../common.ts';
-import { notFound } from '../errors.ts';
+import { createAndGet, getOne, id, idOrSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, slug, title, when } from '../common.ts';
 
 const select = `SELECT t.*, tp.slug AS topic_slug, r.slug AS repo_slug
                   FROM statehub.workstreams t
@@ -30,7 +29,7 @@ export const workstreamPatch = nonEmpty(
 export function workstreamRoutes(api: Api): void {
   const tag = 'workstreams';
   api.add({ method: 'post', path: '/workstreams', summary: 'Create a workstream', tag, body: workstreamCreate, status: 201 }, ({ body }, db) =>
-    db.tx(async (q) => getOne(q, select, 't.id', await insertRow(q, 'workstreams', body), 'workstream')),
+    db.tx((q) => createAndGet(q, 'workstreams', select, body, 'workstream')),
   );
   api.add(
     {
@@ -59,9 +58,6 @@ export function workstreamRoutes(api: Api): void {
       summary: 'Change a workstream; status changes follow docs/status-transitions.md',
     },
     ({ params, body }, db) =>
-      db.tx(async (q) => {
-        if (!(await updateRow(q, 'workstreams', 'id', params.id, body))) throw notFound(`workstream ${params.id}`);
-        return getOne(q, select, 't.id', params.id, `workstream ${params.id}`);
-      }),
+      db.tx((q) => patchAndGet(q, 'workstreams', select, 'id', params.id, body, `workstream ${params.id}`)),
   );
 }
