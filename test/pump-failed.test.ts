@@ -1,35 +1,21 @@
 // Rows the pump cannot publish: set aside with their reason, never blocking the rows behind
 // them, and published once requeued (failed_at = NULL) after the cause is fixed.
 import { expect } from 'chai';
-import { connect, type NatsConnection } from 'nats';
-import { loadConfig } from '../src/config.ts';
-import { silentLogger } from '../src/logger.ts';
-import { startPump, type PumpHandle } from '../src/pump/index.ts';
-import { useTestDatabase } from './helpers/database.ts';
-import { startNatsServer, type NatsServer } from './helpers/nats-server.ts';
-import { countRows, readStream, STREAM, waitFor, workstreamAttributes } from './pump-support.ts';
+import type { NatsConnection } from 'nats';
+import { countRows, readStream, STREAM, usePump, waitFor, workstreamAttributes } from './pump-support.ts';
 
 describe('pump: failed rows', function () {
-  let nats: NatsServer;
-  let nc: NatsConnection;
-  let pump: PumpHandle | undefined;
-  after(async function () {
-    await pump?.stop();
-    await nc?.close();
-    await nats?.close();
-  });
-  const t = useTestDatabase();
-
-  before(async function () {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-    // Another service owns the stream and caps message size; the pump must leave it as it is.
+  // Another service owns the stream and caps message size; the pump must leave it as it is.
+  const f = usePump(async (nc) => {
     await (await nc.jetstreamManager()).streams.add({ name: STREAM, subjects: ['org.>'], max_msg_size: 2048 });
-    pump = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, PUMP_METRICS_PORT: '0' }), silentLogger());
+  });
+  let nc: NatsConnection;
+  before(function () {
+    nc = f.nc;
   });
 
   async function insert(key: string, attributes: object): Promise<number> {
-    const { rows } = await t.db.query<{ id: number }>(
+    const { rows } = await f.db.query<{ id: number }>(
       `INSERT INTO statehub.outbox (subject, ordering_key, attributes) VALUES ('org.statehub.workstream.completed', $1, $2) RETURNING id`,
       [key, attributes],
     );
@@ -43,8 +29,8 @@ describe('pump: failed rows', function () {
     const after = await insert('workstream:1', workstreamAttributes(1));
     const other = await insert('workstream:2', workstreamAttributes(2));
 
-    await waitFor('the good rows published', () => countRows(t.db, 'published_at IS NOT NULL').then((n) => n === 3), 10_000);
-    const { rows } = await t.db.query<{ id: number; failed: boolean; last_error: string | null; attempts: number }>(
+    await waitFor('the good rows published', () => countRows(f.db, 'published_at IS NOT NULL').then((n) => n === 3), 10_000);
+    const { rows } = await f.db.query<{ id: number; failed: boolean; last_error: string | null; attempts: number }>(
       'SELECT id, failed_at IS NOT NULL AS failed, last_error, attempts FROM statehub.outbox ORDER BY id',
     );
     expect(rows.map((r) => [r.id, r.failed])).to.deep.equal([
@@ -57,7 +43,7 @@ describe('pump: failed rows', function () {
     expect(rows[1]!.last_error).to.match(/title/);
     expect(rows[2]!.last_error).to.match(/JetStream refused: .*size/i);
     // The rows behind the failures, on the same key, still went out in order.
-    const { rows: key1 } = await t.db.query<{ event_id: string }>('SELECT event_id FROM statehub.outbox WHERE id = ANY($1) ORDER BY id', [[first, after]]);
+    const { rows: key1 } = await f.db.query<{ event_id: string }>('SELECT event_id FROM statehub.outbox WHERE id = ANY($1) ORDER BY id', [[first, after]]);
     const streamIds = (await readStream(nc)).map((m) => m.msgId);
     expect(streamIds).to.have.length(3);
     expect(streamIds.filter((id) => key1.some((r) => r.event_id === id))).to.deep.equal(key1.map((r) => r.event_id));
@@ -66,10 +52,10 @@ describe('pump: failed rows', function () {
     const jsm = await nc.jetstreamManager();
     const info = await jsm.streams.info(STREAM);
     await jsm.streams.update(STREAM, { ...info.config, max_msg_size: -1 });
-    await t.db.query('UPDATE statehub.outbox SET failed_at = NULL WHERE id = ANY($1)', [[invalid, tooLarge]]);
-    await waitFor('the requeued rows handled', () => countRows(t.db, 'published_at IS NULL AND failed_at IS NULL').then((n) => n === 0), 10_000);
-    expect(await countRows(t.db, `id = ${tooLarge} AND published_at IS NOT NULL`), 'the large row, now accepted').to.equal(1);
-    expect(await countRows(t.db, `id = ${invalid} AND failed_at IS NOT NULL`), 'the invalid row, set aside again').to.equal(1);
+    await f.db.query('UPDATE statehub.outbox SET failed_at = NULL WHERE id = ANY($1)', [[invalid, tooLarge]]);
+    await waitFor('the requeued rows handled', () => countRows(f.db, 'published_at IS NULL AND failed_at IS NULL').then((n) => n === 0), 10_000);
+    expect(await countRows(f.db, `id = ${tooLarge} AND published_at IS NOT NULL`), 'the large row, now accepted').to.equal(1);
+    expect(await countRows(f.db, `id = ${invalid} AND failed_at IS NOT NULL`), 'the invalid row, set aside again').to.equal(1);
     expect((await readStream(nc)).map((m) => (m.envelope.attributes as { title?: string }).title)).to.include('x'.repeat(4000));
     expect((await jsm.streams.info(STREAM)).config.subjects).to.deep.equal(['org.>']);
   });

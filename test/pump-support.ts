@@ -3,9 +3,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NatsConnection } from 'nats';
+import { connect, type NatsConnection } from 'nats';
+import { loadConfig } from '../src/config.ts';
 import type { Queryable } from '../src/db.ts';
 import type { Envelope } from '../src/events/catalog.ts';
+import { createLogger, silentLogger } from '../src/logger.ts';
+import { startPump, type PumpHandle } from '../src/pump/index.ts';
+import { useTestDatabase } from './helpers/database.ts';
+import { startNatsServer, type NatsServer } from './helpers/nats-server.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -134,4 +139,53 @@ export async function probe(port: number, path: string): Promise<{ status: numbe
 export function metric(body: string, name: string): number | undefined {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(body);
   return m ? Number(m[1]) : undefined;
+}
+
+export interface PumpFixture {
+  readonly db: Queryable;
+  readonly url: string;
+  readonly nats: NatsServer;
+  readonly nc: NatsConnection;
+  readonly pump: PumpHandle;
+}
+
+/**
+ * Gives the enclosing describe() a migrated database, a private nats-server, a connection to it
+ * and an in-process pump; `prepare` runs before the pump starts. PUMP_TEST_LOG=debug shows
+ * the pump's log. Everything is closed in after(), the pump before its database is dropped.
+ */
+export function usePump(prepare?: (nc: NatsConnection) => Promise<void>): PumpFixture {
+  let nats: NatsServer | undefined;
+  let nc: NatsConnection | undefined;
+  let pump: PumpHandle | undefined;
+  after(async function () {
+    await pump?.stop();
+    await nc?.close();
+    await nats?.close();
+  });
+  const t = useTestDatabase();
+  before(async function () {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    await prepare?.(nc);
+    const log = process.env.PUMP_TEST_LOG ? createLogger(process.env.PUMP_TEST_LOG) : silentLogger();
+    pump = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, PUMP_METRICS_PORT: '0' }), log);
+  });
+  return {
+    get db() {
+      return t.db;
+    },
+    get url() {
+      return t.url;
+    },
+    get nats() {
+      return nats!;
+    },
+    get nc() {
+      return nc!;
+    },
+    get pump() {
+      return pump!;
+    },
+  };
 }

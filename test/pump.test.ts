@@ -1,34 +1,22 @@
 // The pump in-process against a real PostgreSQL and a private nats-server: envelopes, ordering,
 // late commits, and recovery from NATS and PostgreSQL faults. Outbox rows are written in SQL.
 import { expect } from 'chai';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { loadConfig } from '../src/config.ts';
 import { DEFAULT_PUBLISHER, type Envelope } from '../src/events/catalog.ts';
-import { createLogger, silentLogger } from '../src/logger.ts';
+import { silentLogger } from '../src/logger.ts';
 import { startPump, StreamConfigError, type PumpHandle } from '../src/pump/index.ts';
-import { useTestDatabase } from './helpers/database.ts';
-import { startNatsServer, type NatsServer } from './helpers/nats-server.ts';
-import { countRows, delay, insertWorkstreamRows, readStream, waitFor } from './pump-support.ts';
+import type { NatsServer } from './helpers/nats-server.ts';
+import { countRows, delay, insertWorkstreamRows, readStream, usePump, waitFor } from './pump-support.ts';
 import pg from 'pg';
 
 describe('pump: outbox to JetStream', function () {
+  const f = usePump();
   let nats: NatsServer;
   let nc: NatsConnection;
-  let pump: PumpHandle | undefined;
-  // Registered before useTestDatabase so the pump stops before its database is dropped.
-  after(async function () {
-    await pump?.stop();
-    await nc?.close();
-    await nats?.close();
-  });
-  const t = useTestDatabase();
-
-  before(async function () {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
-    // PUMP_TEST_LOG=debug shows what the pump did when a test fails.
-    const log = process.env.PUMP_TEST_LOG ? createLogger(process.env.PUMP_TEST_LOG) : silentLogger();
-    pump = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, PUMP_METRICS_PORT: '0' }), log);
+  let pump: PumpHandle;
+  before(function () {
+    ({ nats, nc, pump } = f);
   });
 
   /** Every published row is in the stream exactly once, and nothing else is. */
@@ -36,7 +24,7 @@ describe('pump: outbox to JetStream', function () {
     const messages = await readStream(nc);
     const ids = messages.map((m) => m.msgId);
     expect(new Set(ids).size, 'distinct ids in the stream').to.equal(ids.length);
-    const { rows } = await t.db.query<{ event_id: string; stream_seq: number }>(
+    const { rows } = await f.db.query<{ event_id: string; stream_seq: number }>(
       'SELECT event_id, stream_seq FROM statehub.outbox WHERE published_at IS NOT NULL',
     );
     expect(messages.length, 'messages in the stream').to.equal(rows.length);
@@ -45,7 +33,7 @@ describe('pump: outbox to JetStream', function () {
     return seqById;
   }
 
-  const allPublished = () => countRows(t.db, 'published_at IS NULL AND failed_at IS NULL').then((n) => n === 0);
+  const allPublished = () => countRows(f.db, 'published_at IS NULL AND failed_at IS NULL').then((n) => n === 0);
 
   it('publishes an event of each kind with the exact envelope, Nats-Msg-Id = envelope id', async function () {
     const events: Array<[string, string, Record<string, unknown>]> = [
@@ -57,7 +45,7 @@ describe('pump: outbox to JetStream', function () {
     ];
     const expected: Envelope[] = [];
     for (const [subject, key, attributes] of events) {
-      const { rows } = await t.db.query<{ event_id: string; occurred_at: Date }>(
+      const { rows } = await f.db.query<{ event_id: string; occurred_at: Date }>(
         'INSERT INTO statehub.outbox (subject, ordering_key, attributes) VALUES ($1, $2, $3) RETURNING event_id, occurred_at',
         [subject, key, attributes],
       );
@@ -69,13 +57,13 @@ describe('pump: outbox to JetStream', function () {
     expect(messages.map((m) => m.envelope)).to.deep.equal(expected);
     expect(messages.map((m) => m.msgId)).to.deep.equal(expected.map((e) => e.id));
     expect(messages.map((m) => m.subject)).to.deep.equal(expected.map((e) => e.type));
-    const { rows } = await t.db.query('SELECT stream, attempts, last_error FROM statehub.outbox');
+    const { rows } = await f.db.query('SELECT stream, attempts, last_error FROM statehub.outbox');
     for (const r of rows) expect(r).to.deep.equal({ stream: 'ACTIVITY_EVENTS', attempts: 1, last_error: null });
     await expectStreamMatchesOutbox();
   });
 
   it('serves /healthz, /readyz (leader) and /metrics', async function () {
-    const base = `http://127.0.0.1:${pump!.metricsPort}`;
+    const base = `http://127.0.0.1:${pump.metricsPort}`;
     expect((await fetch(`${base}/healthz`)).status).to.equal(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).to.equal(200);
@@ -90,7 +78,7 @@ describe('pump: outbox to JetStream', function () {
   });
 
   it('publishes a row that took a lower id but committed after later rows were published', async function () {
-    const late = new pg.Client({ connectionString: t.url });
+    const late = new pg.Client({ connectionString: f.url });
     await late.connect();
     try {
       await late.query('BEGIN');
@@ -99,10 +87,10 @@ describe('pump: outbox to JetStream', function () {
         [{ workstream_id: 100, slug: 'late', title: 'late', topic_id: 1, repo_id: null, repo_goal_id: null }],
       );
       const lateId = rows[0]!.id;
-      await insertWorkstreamRows(t.db, 20, 5, 1000);
-      await waitFor('the later rows published', () => countRows(t.db, `published_at IS NOT NULL AND id > ${lateId}`).then((n) => n === 20), 10_000);
+      await insertWorkstreamRows(f.db, 20, 5, 1000);
+      await waitFor('the later rows published', () => countRows(f.db, `published_at IS NOT NULL AND id > ${lateId}`).then((n) => n === 20), 10_000);
       await late.query('COMMIT');
-      await waitFor('the late row published', () => countRows(t.db, `published_at IS NOT NULL AND id = ${lateId}`).then((n) => n === 1), 10_000);
+      await waitFor('the late row published', () => countRows(f.db, `published_at IS NOT NULL AND id = ${lateId}`).then((n) => n === 1), 10_000);
     } finally {
       await late.end();
     }
@@ -112,7 +100,7 @@ describe('pump: outbox to JetStream', function () {
   it('keeps capture order per ordering_key with concurrent writers', async function () {
     // Each writer holds a per-key lock from insert to commit, as the entity's row lock does.
     const writers = await Promise.all(Array.from({ length: 6 }, async () => {
-      const c = new pg.Client({ connectionString: t.url });
+      const c = new pg.Client({ connectionString: f.url });
       await c.connect();
       return c;
     }));
@@ -135,7 +123,7 @@ describe('pump: outbox to JetStream', function () {
     }
     await waitFor('480 rows published', allPublished, 20_000);
     const seqById = await expectStreamMatchesOutbox();
-    const { rows } = await t.db.query<{ id: number; event_id: string; ordering_key: string }>(
+    const { rows } = await f.db.query<{ id: number; event_id: string; ordering_key: string }>(
       `SELECT id, event_id, ordering_key FROM statehub.outbox WHERE ordering_key LIKE 'workstream:order-%' ORDER BY id`,
     );
     expect(rows).to.have.length(480);
@@ -150,7 +138,7 @@ describe('pump: outbox to JetStream', function () {
   it('loses nothing when its PostgreSQL connections are terminated during a burst', async function () {
     const burst = (async () => {
       for (let i = 0; i < 40; i++) {
-        await insertWorkstreamRows(t.db, 50, 50, 10_000 + i * 50);
+        await insertWorkstreamRows(f.db, 50, 50, 10_000 + i * 50);
         await delay(5);
       }
     })();
@@ -160,7 +148,7 @@ describe('pump: outbox to JetStream', function () {
     try {
       for (let k = 0; k < 3; k++) {
         await delay(60);
-        const { rows } = await t.db.query<{ n: number }>(
+        const { rows } = await f.db.query<{ n: number }>(
           `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
             WHERE datname = current_database() AND application_name LIKE 'statehub-pump%'`,
         );
@@ -171,19 +159,19 @@ describe('pump: outbox to JetStream', function () {
     }
     expect(killed).to.be.greaterThan(0);
     await waitFor('the burst published after the kills', allPublished, 30_000);
-    await waitFor('leadership regained', () => pump!.isLeader, 5000);
+    await waitFor('leadership regained', () => pump.isLeader, 5000);
     await expectStreamMatchesOutbox();
   });
 
   it('delivers 5,000 rows added while NATS was down, each exactly once', async function () {
-    const before = await countRows(t.db, 'true');
+    const before = await countRows(f.db, 'true');
     await nats.stop();
-    for (let i = 0; i < 10; i++) await insertWorkstreamRows(t.db, 500, 300, 50_000 + i * 500);
+    for (let i = 0; i < 10; i++) await insertWorkstreamRows(f.db, 500, 300, 50_000 + i * 500);
     await delay(500);
-    expect(await countRows(t.db, 'published_at IS NULL')).to.equal(5000);
+    expect(await countRows(f.db, 'published_at IS NULL')).to.equal(5000);
     await nats.start();
     await waitFor('5,000 rows published after NATS came back', allPublished, 60_000);
-    expect(await countRows(t.db, 'true')).to.equal(before + 5000);
+    expect(await countRows(f.db, 'true')).to.equal(before + 5000);
     await expectStreamMatchesOutbox();
   });
 
@@ -192,7 +180,7 @@ describe('pump: outbox to JetStream', function () {
     await jsm.streams.add({ name: 'OTHER', subjects: ['other.>'] });
     let error: unknown;
     try {
-      const p = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, STREAM_NAME: 'OTHER', PUMP_METRICS_PORT: '0' }), silentLogger());
+      const p = await startPump(loadConfig({ DATABASE_URL: f.url, NATS_URL: nats.url, STREAM_NAME: 'OTHER', PUMP_METRICS_PORT: '0' }), silentLogger());
       await p.stop();
     } catch (err) {
       error = err;
