@@ -113,6 +113,11 @@ export const scaleBench: Bench = {
     const workstreams = size / PER_WORKSTREAM;
     const db = await benchDatabase(ctx.cleanup, 4);
     await db.pool.query('CREATE EXTENSION IF NOT EXISTS pg_walinspect');
+    // A temporary physical slot keeps the WAL being measured from being recycled by a checkpoint
+    // before pg_walinspect reads it; PostgreSQL drops it when this session ends, even on a crash.
+    const slotClient = await db.pool.connect();
+    ctx.cleanup.defer('WAL slot session', () => slotClient.release(true));
+    await slotClient.query(`SELECT pg_create_physical_replication_slot('statehub_bench_' || pg_backend_pid(), true, true)`);
     await db.pool.query(`INSERT INTO statehub.domains (slug, name) VALUES ('bench', 'Bench') ON CONFLICT (slug) DO NOTHING`);
     await db.pool.query(`INSERT INTO statehub.topics (slug, title, domain_id) SELECT 'bench', 'Bench', id FROM statehub.domains WHERE slug = 'bench' ON CONFLICT (slug) DO NOTHING`);
 
