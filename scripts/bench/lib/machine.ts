@@ -31,7 +31,7 @@ export async function describeMachine(pgbench: string | undefined): Promise<Mach
   let postgres = 'unknown';
   const postgresSettings: Record<string, string> = {};
   try {
-    postgres = (await client.query<{ v: string }>('SHOW server_version')).rows[0]!.v;
+    postgres = (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
     const { rows } = await client.query<{ name: string; setting: string; unit: string | null }>(
       `SELECT name, setting, unit FROM pg_settings
         WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'wal_level', 'max_wal_size', 'max_connections')`,
