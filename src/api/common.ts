@@ -84,44 +84,51 @@ type Values = Record<string, unknown>;
 
 const defined = (values: Values) => Object.entries(values).filter(([, v]) => v !== undefined);
 
-export async function insertRow(q: Queryable, table: string, values: Values): Promise<number> {
+/** A table and how the API shows its rows: `view(from)` selects from `from` aliased as t. */
+export interface Resource {
+  table: string;
+  view(from: string): string;
+  /** The view over the table itself. */
+  select: string;
+}
+
+export function resource(table: string, view: (from: string) => string): Resource {
+  return { table, view, select: view(`statehub.${table}`) };
+}
+
+/** Inserts a row and returns it as the resource shows it, in one statement. */
+export async function createAndGet<T>(q: Queryable, r: Resource, values: Values): Promise<T> {
   const entries = defined(values);
   const cols = entries.map(([k]) => `"${k}"`).join(', ');
   const placeholders = entries.map((_, i) => `$${i + 1}`).join(', ');
-  const { rows } = await q.query<{ id: number }>(
-    `INSERT INTO statehub.${table} (${cols}) VALUES (${placeholders}) RETURNING id`,
+  const { rows } = await q.query(
+    `WITH created AS (INSERT INTO statehub.${r.table} (${cols}) VALUES (${placeholders}) RETURNING *) ${r.view('created')}`,
     entries.map(([, v]) => v),
   );
-  return rows[0]!.id;
+  return rows[0] as T;
 }
 
-/** Updates the given columns of one row; false when no row matches. Empty changes only check existence. */
-export async function updateRow(q: Queryable, table: string, keyColumn: string, key: unknown, values: Values): Promise<boolean> {
-  const entries = defined(values);
-  const sql = entries.length
-    ? `UPDATE statehub.${table} SET ${entries.map(([k], i) => `"${k}" = $${i + 2}`).join(', ')} WHERE "${keyColumn}" = $1`
-    : `SELECT 1 FROM statehub.${table} WHERE "${keyColumn}" = $1`;
-  const result = await q.query(sql, [key, ...entries.map(([, v]) => v)]);
-  return (result.rowCount ?? 0) > 0;
-}
-
-/** Inserts a row and returns it as `select` shows it. */
-export async function createAndGet<T>(q: Queryable, table: string, select: string, values: Values, what: string): Promise<T> {
-  return getOne<T>(q, select, 't.id', await insertRow(q, table, values), what);
-}
-
-/** Updates one row found by `keyColumn` and returns it as `select` shows it; 404 naming `what` when absent. */
+/**
+ * Updates one row found by `keyColumn` and returns it as the resource shows it, in one
+ * statement (no explicit transaction, one round trip); 404 naming `what` when absent.
+ */
 export async function patchAndGet<T>(
   q: Queryable,
-  table: string,
-  select: string,
+  r: Resource,
   keyColumn: 'id' | 'slug',
   key: unknown,
   values: Values,
   what: string,
 ): Promise<T> {
-  if (!(await updateRow(q, table, keyColumn, key, values))) throw notFound(what);
-  return getOne<T>(q, select, `t.${keyColumn}`, key, what);
+  const entries = defined(values);
+  if (entries.length === 0) return getOne<T>(q, r.select, `t.${keyColumn}`, key, what);
+  const sets = entries.map(([k], i) => `"${k}" = $${i + 2}`).join(', ');
+  const { rows } = await q.query(
+    `WITH changed AS (UPDATE statehub.${r.table} SET ${sets} WHERE "${keyColumn}" = $1 RETURNING *) ${r.view('changed')}`,
+    [key, ...entries.map(([, v]) => v)],
+  );
+  if (!rows[0]) throw notFound(what);
+  return rows[0] as T;
 }
 
 /** The id of the row with this slug, or a 422 naming the field that referred to it. */

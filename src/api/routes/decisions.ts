@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idParams, listPage, nonEmpty, pageQuery, patchAndGet, title, when } from '../common.ts';
+import { createAndGet, getOne, id, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, title, when } from '../common.ts';
 import { HttpError, notFound } from '../errors.ts';
 
-const select = 'SELECT t.* FROM statehub.decisions t';
+const res = resource('decisions', (from) => `SELECT t.* FROM ${from} t`);
 const status = z.enum(['open', 'resolved', 'withdrawn']);
 
 export const decisionCreate = z.strictObject({ title, topic_id: id.optional(), workstream_id: id.optional() });
@@ -18,7 +18,7 @@ export const decisionResolve = z.strictObject({
 export function decisionRoutes(api: Api): void {
   const tag = 'decisions';
   api.add({ method: 'post', path: '/decisions', summary: 'Open a decision', tag, body: decisionCreate, status: 201 }, ({ body }, db) =>
-    db.tx((q) => createAndGet(q, 'decisions', select, body, 'decision')),
+    createAndGet(db, res, body),
   );
   api.add(
     {
@@ -28,18 +28,18 @@ export function decisionRoutes(api: Api): void {
     ({ query }, db) =>
       listPage(
         db,
-        select,
+        res.select,
         [when(query.status, 't.status = $'), when(query.topic_id, 't.topic_id = $'), when(query.workstream_id, 't.workstream_id = $')],
         query,
       ),
   );
   api.add({ method: 'get', path: '/decisions/:id', summary: 'Get a decision', tag, params: idParams }, ({ params }, db) =>
-    getOne(db, select, 't.id', params.id, `decision ${params.id}`),
+    getOne(db, res.select, 't.id', params.id, `decision ${params.id}`),
   );
   api.add(
     { method: 'patch', path: '/decisions/:id', summary: 'Change an open decision, or withdraw it', tag, params: idParams, body: decisionPatch },
     ({ params, body }, db) =>
-      db.tx((q) => patchAndGet(q, 'decisions', select, 'id', params.id, body, `decision ${params.id}`)),
+      patchAndGet(db, res, 'id', params.id, body, `decision ${params.id}`),
   );
   api.add(
     { method: 'post', path: '/decisions/:id/resolve', summary: 'Resolve an open decision', tag, params: idParams, body: decisionResolve },
@@ -49,7 +49,7 @@ export function decisionRoutes(api: Api): void {
         if (!rows[0]) throw notFound(`decision ${params.id}`);
         // Re-resolving would silently rewrite who decided and why; only open decisions resolve.
         if (rows[0].status !== 'open') throw new HttpError(409, 'Conflict', `decision ${params.id} is ${rows[0].status}; only an open decision can be resolved`);
-        return patchAndGet(q, 'decisions', select, 'id', params.id, { ...body, status: 'resolved' }, `decision ${params.id}`);
+        return patchAndGet(q, res, 'id', params.id, { ...body, status: 'resolved' }, `decision ${params.id}`);
       }),
   );
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, description, getOne, idOfSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, slug, title, when } from '../common.ts';
+import { createAndGet, description, getOne, idOfSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, title, when } from '../common.ts';
 
-const select = `SELECT t.*, d.slug AS domain_slug FROM statehub.domain_goals t JOIN statehub.domains d ON d.id = t.domain_id`;
+const res = resource('domain_goals', (from) => `SELECT t.*, d.slug AS domain_slug FROM ${from} t JOIN statehub.domains d ON d.id = t.domain_id`);
 const status = z.enum(['draft', 'active', 'superseded', 'achieved', 'abandoned']);
 
 export const domainGoalCreate = z.strictObject({ domain_slug: slug, title, description: description.optional() });
@@ -19,7 +19,7 @@ export function domainGoalRoutes(api: Api): void {
       db.tx(async (q) => {
         const { domain_slug, ...rest } = body;
         const domain_id = await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
-        return createAndGet(q, 'domain_goals', select, { ...rest, domain_id }, 'domain goal');
+        return createAndGet(q, res, { ...rest, domain_id });
       }),
   );
   api.add(
@@ -27,15 +27,15 @@ export function domainGoalRoutes(api: Api): void {
       method: 'get', path: '/domain-goals', summary: 'List domain goals', tag,
       query: pageQuery.extend({ domain: slug.optional(), status: status.optional() }),
     },
-    ({ query }, db) => listPage(db, select, [when(query.domain, 'd.slug = $'), when(query.status, 't.status = $')], query),
+    ({ query }, db) => listPage(db, res.select, [when(query.domain, 'd.slug = $'), when(query.status, 't.status = $')], query),
   );
   api.add({ method: 'get', path: '/domain-goals/:id', summary: 'Get a domain goal', tag, params: idParams }, ({ params }, db) =>
-    getOne(db, select, 't.id', params.id, `domain goal ${params.id}`),
+    getOne(db, res.select, 't.id', params.id, `domain goal ${params.id}`),
   );
   api.add(
     { method: 'patch', path: '/domain-goals/:id', summary: 'Change a domain goal', tag, params: idParams, body: domainGoalPatch },
     ({ params, body }, db) =>
-      db.tx((q) => patchAndGet(q, 'domain_goals', select, 'id', params.id, body, `domain goal ${params.id}`)),
+      patchAndGet(db, res, 'id', params.id, body, `domain goal ${params.id}`),
   );
   api.add(
     {
@@ -45,7 +45,7 @@ export function domainGoalRoutes(api: Api): void {
     ({ params }, db) =>
       db.tx(async (q) => {
         await q.query('SELECT 1 FROM statehub.activate_domain_goal($1)', [params.id]);
-        return getOne(q, select, 't.id', params.id, `domain goal ${params.id}`);
+        return getOne(q, res.select, 't.id', params.id, `domain goal ${params.id}`);
       }),
   );
 }

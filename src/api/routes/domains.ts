@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, description, getOne, listPage, nonEmpty, pageQuery, patchAndGet, slug, slugParams } from '../common.ts';
+import { createAndGet, description, getOne, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, slugParams } from '../common.ts';
 
-const select = 'SELECT t.* FROM statehub.domains t';
+const res = resource('domains', (from) => `SELECT t.* FROM ${from} t`);
 const name = z.string().trim().min(1).max(200);
 
 export const domainCreate = z.strictObject({ slug, name, description: description.optional() });
@@ -11,17 +11,17 @@ export const domainPatch = nonEmpty(z.strictObject({ name: name.optional(), desc
 export function domainRoutes(api: Api): void {
   const tag = 'domains';
   api.add({ method: 'post', path: '/domains', summary: 'Create a domain', tag, body: domainCreate, status: 201 }, ({ body }, db) =>
-    db.tx((q) => createAndGet(q, 'domains', select, body, 'domain')),
+    createAndGet(db, res, body),
   );
   api.add({ method: 'get', path: '/domains', summary: 'List domains', tag, query: pageQuery }, ({ query }, db) =>
-    listPage(db, select, [], query),
+    listPage(db, res.select, [], query),
   );
   api.add({ method: 'get', path: '/domains/:slug', summary: 'Get a domain', tag, params: slugParams }, ({ params }, db) =>
-    getOne(db, select, 't.slug', params.slug, `domain ${params.slug}`),
+    getOne(db, res.select, 't.slug', params.slug, `domain ${params.slug}`),
   );
   api.add(
     { method: 'patch', path: '/domains/:slug', summary: 'Change a domain', tag, params: slugParams, body: domainPatch },
     ({ params, body }, db) =>
-      db.tx((q) => patchAndGet(q, 'domains', select, 'slug', params.slug, body, `domain ${params.slug}`)),
+      patchAndGet(db, res, 'slug', params.slug, body, `domain ${params.slug}`),
   );
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idParams, listPage, pageQuery, when } from '../common.ts';
+import { createAndGet, getOne, id, idParams, listPage, pageQuery, resource, when } from '../common.ts';
 
-const select = 'SELECT t.* FROM statehub.progress_events t';
+const res = resource('progress_events', (from) => `SELECT t.* FROM ${from} t`);
 
 export const progressEventCreate = z.strictObject({
   workstream_id: id.optional(),
@@ -15,16 +15,16 @@ export function progressEventRoutes(api: Api): void {
   const tag = 'progress events';
   api.add(
     { method: 'post', path: '/progress-events', summary: 'Record progress (append-only)', tag, body: progressEventCreate, status: 201 },
-    ({ body }, db) => db.tx((q) => createAndGet(q, 'progress_events', select, body, 'progress event')),
+    ({ body }, db) => createAndGet(db, res, body),
   );
   api.add(
     {
       method: 'get', path: '/progress-events', summary: 'List progress events, oldest first', tag,
       query: pageQuery.extend({ workstream_id: id.optional(), task_id: id.optional() }),
     },
-    ({ query }, db) => listPage(db, select, [when(query.workstream_id, 't.workstream_id = $'), when(query.task_id, 't.task_id = $')], query),
+    ({ query }, db) => listPage(db, res.select, [when(query.workstream_id, 't.workstream_id = $'), when(query.task_id, 't.task_id = $')], query),
   );
   api.add({ method: 'get', path: '/progress-events/:id', summary: 'Get a progress event', tag, params: idParams }, ({ params }, db) =>
-    getOne(db, select, 't.id', params.id, `progress event ${params.id}`),
+    getOne(db, res.select, 't.id', params.id, `progress event ${params.id}`),
   );
 }

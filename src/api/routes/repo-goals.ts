@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idOfSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, slug, title, when } from '../common.ts';
+import { createAndGet, getOne, id, idOfSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, title, when } from '../common.ts';
 
-const select = `SELECT t.*, r.slug AS repo_slug FROM statehub.repo_goals t JOIN statehub.repos r ON r.id = t.repo_id`;
+const res = resource('repo_goals', (from) => `SELECT t.*, r.slug AS repo_slug FROM ${from} t JOIN statehub.repos r ON r.id = t.repo_id`);
 const status = z.enum(['draft', 'active', 'achieved', 'abandoned']);
 
 export const repoGoalCreate = z.strictObject({ repo_slug: slug, title, domain_goal_id: id.optional(), status: status.optional() });
@@ -14,19 +14,19 @@ export function repoGoalRoutes(api: Api): void {
     db.tx(async (q) => {
       const { repo_slug, ...rest } = body;
       const repo_id = await idOfSlug(q, 'repos', repo_slug, 'repo_slug');
-      return createAndGet(q, 'repo_goals', select, { ...rest, repo_id }, 'repo goal');
+      return createAndGet(q, res, { ...rest, repo_id });
     }),
   );
   api.add(
     { method: 'get', path: '/repo-goals', summary: 'List repo goals', tag, query: pageQuery.extend({ repo: slug.optional(), status: status.optional() }) },
-    ({ query }, db) => listPage(db, select, [when(query.repo, 'r.slug = $'), when(query.status, 't.status = $')], query),
+    ({ query }, db) => listPage(db, res.select, [when(query.repo, 'r.slug = $'), when(query.status, 't.status = $')], query),
   );
   api.add({ method: 'get', path: '/repo-goals/:id', summary: 'Get a repo goal', tag, params: idParams }, ({ params }, db) =>
-    getOne(db, select, 't.id', params.id, `repo goal ${params.id}`),
+    getOne(db, res.select, 't.id', params.id, `repo goal ${params.id}`),
   );
   api.add(
     { method: 'patch', path: '/repo-goals/:id', summary: 'Change a repo goal', tag, params: idParams, body: repoGoalPatch },
     ({ params, body }, db) =>
-      db.tx((q) => patchAndGet(q, 'repo_goals', select, 'id', params.id, body, `repo goal ${params.id}`)),
+      patchAndGet(db, res, 'id', params.id, body, `repo goal ${params.id}`),
   );
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, idOfSlug, listPage, nonEmpty, pageQuery, patchAndGet, slug, slugParams, when } from '../common.ts';
+import { createAndGet, getOne, idOfSlug, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, slugParams, when } from '../common.ts';
 
-const select = `SELECT t.*, d.slug AS domain_slug FROM statehub.repos t JOIN statehub.domains d ON d.id = t.domain_id`;
+const res = resource('repos', (from) => `SELECT t.*, d.slug AS domain_slug FROM ${from} t JOIN statehub.domains d ON d.id = t.domain_id`);
 const location = z.string().trim().min(1).max(2000);
 
 export const repoCreate = z.strictObject({ slug, domain_slug: slug, remote_url: location.optional(), local_path: location.optional() });
@@ -16,20 +16,20 @@ export function repoRoutes(api: Api): void {
     db.tx(async (q) => {
       const { domain_slug, ...rest } = body;
       const domain_id = await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
-      return createAndGet(q, 'repos', select, { ...rest, domain_id }, 'repo');
+      return createAndGet(q, res, { ...rest, domain_id });
     }),
   );
   api.add({ method: 'get', path: '/repos', summary: 'List repos', tag, query: pageQuery.extend({ domain: slug.optional() }) }, ({ query }, db) =>
-    listPage(db, select, [when(query.domain, 'd.slug = $')], query),
+    listPage(db, res.select, [when(query.domain, 'd.slug = $')], query),
   );
   api.add({ method: 'get', path: '/repos/:slug', summary: 'Get a repo', tag, params: slugParams }, ({ params }, db) =>
-    getOne(db, select, 't.slug', params.slug, `repo ${params.slug}`),
+    getOne(db, res.select, 't.slug', params.slug, `repo ${params.slug}`),
   );
   api.add({ method: 'patch', path: '/repos/:slug', summary: 'Change a repo', tag, params: slugParams, body: repoPatch }, ({ params, body }, db) =>
     db.tx(async (q) => {
       const { domain_slug, ...rest } = body;
       const domain_id = domain_slug === undefined ? undefined : await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
-      return patchAndGet(q, 'repos', select, 'slug', params.slug, { ...rest, domain_id }, `repo ${params.slug}`);
+      return patchAndGet(q, res, 'slug', params.slug, { ...rest, domain_id }, `repo ${params.slug}`);
     }),
   );
 }

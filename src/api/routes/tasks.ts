@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idParams, listPage, nonEmpty, pageQuery, patchAndGet, title, when } from '../common.ts';
+import { createAndGet, getOne, id, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, title, when } from '../common.ts';
 
-const select = 'SELECT t.* FROM statehub.tasks t';
+const res = resource('tasks', (from) => `SELECT t.* FROM ${from} t`);
 const status = z.enum(['todo', 'in_progress', 'blocked', 'done', 'cancelled']);
 const reason = z.string().trim().min(1).max(2000);
 
@@ -12,16 +12,16 @@ export const taskPatch = nonEmpty(z.strictObject({ title: title.optional(), stat
 export function taskRoutes(api: Api): void {
   const tag = 'tasks';
   api.add({ method: 'post', path: '/tasks', summary: 'Create a task', tag, body: taskCreate, status: 201 }, ({ body }, db) =>
-    db.tx((q) => createAndGet(q, 'tasks', select, body, 'task')),
+    createAndGet(db, res, body),
   );
   api.add(
     { method: 'get', path: '/tasks', summary: 'List tasks', tag, query: pageQuery.extend({ workstream_id: id.optional(), status: status.optional() }) },
-    ({ query }, db) => listPage(db, select, [when(query.workstream_id, 't.workstream_id = $'), when(query.status, 't.status = $')], query),
+    ({ query }, db) => listPage(db, res.select, [when(query.workstream_id, 't.workstream_id = $'), when(query.status, 't.status = $')], query),
   );
   api.add({ method: 'get', path: '/tasks/:id', summary: 'Get a task', tag, params: idParams }, ({ params }, db) =>
-    getOne(db, select, 't.id', params.id, `task ${params.id}`),
+    getOne(db, res.select, 't.id', params.id, `task ${params.id}`),
   );
   api.add({ method: 'patch', path: '/tasks/:id', summary: 'Change a task', tag, params: idParams, body: taskPatch }, ({ params, body }, db) =>
-    db.tx((q) => patchAndGet(q, 'tasks', select, 'id', params.id, body, `task ${params.id}`)),
+    patchAndGet(db, res, 'id', params.id, body, `task ${params.id}`),
   );
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, idOfSlug, listPage, nonEmpty, pageQuery, patchAndGet, slug, slugParams, title, when } from '../common.ts';
+import { createAndGet, getOne, idOfSlug, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, slugParams, title, when } from '../common.ts';
 
-const select = `SELECT t.*, d.slug AS domain_slug FROM statehub.topics t LEFT JOIN statehub.domains d ON d.id = t.domain_id`;
+const res = resource('topics', (from) => `SELECT t.*, d.slug AS domain_slug FROM ${from} t LEFT JOIN statehub.domains d ON d.id = t.domain_id`);
 
 export const topicCreate = z.strictObject({ slug, title, domain_slug: slug.optional() });
 export const topicPatch = nonEmpty(z.strictObject({ title: title.optional(), domain_slug: slug.nullable().optional() }));
@@ -13,21 +13,21 @@ export function topicRoutes(api: Api): void {
     db.tx(async (q) => {
       const { domain_slug, ...rest } = body;
       const domain_id = domain_slug === undefined ? undefined : await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
-      return createAndGet(q, 'topics', select, { ...rest, domain_id }, 'topic');
+      return createAndGet(q, res, { ...rest, domain_id });
     }),
   );
   api.add({ method: 'get', path: '/topics', summary: 'List topics', tag, query: pageQuery.extend({ domain: slug.optional() }) }, ({ query }, db) =>
-    listPage(db, select, [when(query.domain, 'd.slug = $')], query),
+    listPage(db, res.select, [when(query.domain, 'd.slug = $')], query),
   );
   api.add({ method: 'get', path: '/topics/:slug', summary: 'Get a topic', tag, params: slugParams }, ({ params }, db) =>
-    getOne(db, select, 't.slug', params.slug, `topic ${params.slug}`),
+    getOne(db, res.select, 't.slug', params.slug, `topic ${params.slug}`),
   );
   api.add({ method: 'patch', path: '/topics/:slug', summary: 'Change a topic', tag, params: slugParams, body: topicPatch }, ({ params, body }, db) =>
     db.tx(async (q) => {
       const { domain_slug, ...rest } = body;
       const domain_id =
         domain_slug === undefined ? undefined : domain_slug === null ? null : await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
-      return patchAndGet(q, 'topics', select, 'slug', params.slug, { ...rest, domain_id }, `topic ${params.slug}`);
+      return patchAndGet(q, res, 'slug', params.slug, { ...rest, domain_id }, `topic ${params.slug}`);
     }),
   );
 }

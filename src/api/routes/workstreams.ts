@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idOrSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, slug, title, when } from '../common.ts';
+import { createAndGet, getOne, id, idOrSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, title, when } from '../common.ts';
 
-const select = `SELECT t.*, tp.slug AS topic_slug, r.slug AS repo_slug
-                  FROM statehub.workstreams t
+const res = resource('workstreams', (from) => `SELECT t.*, tp.slug AS topic_slug, r.slug AS repo_slug
+                  FROM ${from} t
                   JOIN statehub.topics tp ON tp.id = t.topic_id
-                  LEFT JOIN statehub.repos r ON r.id = t.repo_id`;
+                  LEFT JOIN statehub.repos r ON r.id = t.repo_id`);
 export const workstreamStatus = z.enum(['planned', 'active', 'blocked', 'completed', 'cancelled']);
 
 export const workstreamCreate = z.strictObject({
@@ -29,7 +29,7 @@ export const workstreamPatch = nonEmpty(
 export function workstreamRoutes(api: Api): void {
   const tag = 'workstreams';
   api.add({ method: 'post', path: '/workstreams', summary: 'Create a workstream', tag, body: workstreamCreate, status: 201 }, ({ body }, db) =>
-    db.tx((q) => createAndGet(q, 'workstreams', select, body, 'workstream')),
+    createAndGet(db, res, body),
   );
   api.add(
     {
@@ -40,7 +40,7 @@ export function workstreamRoutes(api: Api): void {
     ({ query }, db) =>
       listPage(
         db,
-        select,
+        res.select,
         [
           when(query.status, 't.status = $'),
           when(query.repo, typeof query.repo === 'number' ? 't.repo_id = $' : 'r.slug = $'),
@@ -50,7 +50,7 @@ export function workstreamRoutes(api: Api): void {
       ),
   );
   api.add({ method: 'get', path: '/workstreams/:id', summary: 'Get a workstream', tag, params: idParams }, ({ params }, db) =>
-    getOne(db, select, 't.id', params.id, `workstream ${params.id}`),
+    getOne(db, res.select, 't.id', params.id, `workstream ${params.id}`),
   );
   api.add(
     {
@@ -58,6 +58,6 @@ export function workstreamRoutes(api: Api): void {
       summary: 'Change a workstream; status changes follow docs/status-transitions.md',
     },
     ({ params, body }, db) =>
-      db.tx((q) => patchAndGet(q, 'workstreams', select, 'id', params.id, body, `workstream ${params.id}`)),
+      patchAndGet(db, res, 'id', params.id, body, `workstream ${params.id}`),
   );
 }
