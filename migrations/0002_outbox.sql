@@ -9,7 +9,11 @@ CREATE TABLE statehub.outbox (
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   -- The envelope id and JetStream Nats-Msg-Id. Generated at capture, never reused (unlike id,
   -- which restarts in a recreated database and would collide inside the duplicate window).
-  event_id     uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(),
+  -- Deliberately not indexed: a random uuid lands on a random index page, so such an index
+  -- writes a full-page image per event after each checkpoint (a large share of capture's WAL in
+  -- docs/benchmarks.md). Only capture's default writes it (no role may insert outbox rows
+  -- directly), and 122 random bits do not collide.
+  event_id     uuid NOT NULL DEFAULT gen_random_uuid(),
   subject      text NOT NULL CHECK (subject ~ '^org\.statehub(\.[a-z][a-z0-9_]*)+$'),
   -- Events with the same key are published in id order, e.g. 'workstream:42'.
   ordering_key text NOT NULL CHECK (length(ordering_key) BETWEEN 1 AND 200),
@@ -35,11 +39,12 @@ CREATE TABLE statehub.outbox (
 COMMENT ON TABLE statehub.outbox IS
   'Transactional outbox of lifecycle events: written by capture triggers, drained to NATS JetStream by the pump.';
 
+-- Every index here is paid by every capturing transaction or by every publish, so there are
+-- only those the pump and `statehub outbox` need (replay --since scans; it is rare).
 -- What the pump reads: pending rows in capture order. Stays small because rows leave it on publish.
 CREATE INDEX outbox_pending ON statehub.outbox (id) WHERE published_at IS NULL AND failed_at IS NULL;
 CREATE INDEX outbox_failed ON statehub.outbox (id) WHERE failed_at IS NOT NULL;
 CREATE INDEX outbox_published_at ON statehub.outbox (published_at) WHERE published_at IS NOT NULL;
-CREATE INDEX outbox_occurred_at ON statehub.outbox (occurred_at);
 
 -- One row: whether the pump is busy draining. While it is, capture skips NOTIFY (the pump is
 -- polling anyway), so bursts do not serialize on NOTIFY's commit lock. See docs/capture.md.
