@@ -25,6 +25,12 @@ export interface DbOptions {
   applicationName?: string;
   /** Milliseconds before a statement is cancelled by the server; 0 disables. */
   statementTimeoutMs?: number;
+  /**
+   * Commit without waiting for the WAL flush. Only for writes that may be lost in a database
+   * crash without harm, such as the pump's bookkeeping (a lost mark means a re-publish that
+   * JetStream deduplicates); never for the hub's data.
+   */
+  asyncCommit?: boolean;
 }
 
 function logged(target: Queryable, log: Logger): Queryable {
@@ -52,6 +58,7 @@ export function createDb(options: DbOptions, log: Logger): Db {
     application_name: options.applicationName ?? 'statehub',
     statement_timeout: options.statementTimeoutMs || undefined,
     connectionTimeoutMillis: 10_000,
+    options: options.asyncCommit ? '-c synchronous_commit=off' : undefined,
   });
   // An idle client losing its connection (server restart, pg_terminate_backend) emits here;
   // without a listener node-postgres would crash the process.

@@ -144,8 +144,7 @@ export class PumpLoop {
           return 'trouble';
         }
         this.natsHealth.ok();
-        if (rows.length < batchSize) await sleep(BUSY_POLL_MS);
-        continue;
+        continue; // read again at once; an empty read below is what waits
       }
       if (this.flag === 'false') return 'quiet';
       quietSince ??= Date.now();

@@ -37,7 +37,9 @@ export interface PumpHandle {
 
 export async function startPump(config: Config, log: Logger, options: PumpOptions = {}): Promise<PumpHandle> {
   const url = requireDatabaseUrl(config);
-  const db = createDb({ connectionString: url, max: 4, applicationName: 'statehub-pump', statementTimeoutMs: 30_000 }, log);
+  // Bookkeeping commits need not wait for the disk: a mark lost in a crash only re-publishes
+  // rows that JetStream drops as duplicates, and the writers keep the fsyncs to themselves.
+  const db = createDb({ connectionString: url, max: 4, applicationName: 'statehub-pump', statementTimeoutMs: 30_000, asyncCommit: true }, log);
   try {
     await db.query('SELECT draining FROM statehub.outbox_pump_state');
   } catch (err) {
