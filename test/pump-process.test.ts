@@ -12,6 +12,7 @@ import {
   metricsPortOf,
   probe,
   readStream,
+  reconnected,
   spawnPump,
   STREAM,
   waitFor,
@@ -32,11 +33,12 @@ describe('pump process: crashes, failover and signals', function () {
 
   before(async function () {
     nats = await startNatsServer();
-    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1 });
+    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   });
 
   beforeEach(async function () {
     await t.db.query('TRUNCATE statehub.outbox');
+    await reconnected(nc); // after the outage test
     await (await nc.jetstreamManager()).streams.delete(STREAM).catch(() => undefined);
   });
 
@@ -120,6 +122,24 @@ describe('pump process: crashes, failover and signals', function () {
     const { rows } = await t.db.query('SELECT draining FROM statehub.outbox_pump_state');
     expect(rows[0]).to.deep.equal({ draining: false });
     expect(p.output()).to.match(/"message":"pump stopped"/);
+  });
+
+  it('SIGTERM during a NATS outage still exits 0 within the shutdown timeout', async function () {
+    await insertWorkstreamRows(t.db, 100, 10);
+    const p = pump({ PUMP_SHUTDOWN_TIMEOUT: '3s' });
+    await waitFor('the rows published', async () => (await published()) === 100, 30_000);
+    await nats.stop();
+    try {
+      await insertWorkstreamRows(t.db, 100, 10, 100);
+      await delay(500);
+      const signalledAt = Date.now();
+      p.kill('SIGTERM');
+      expect(await p.exited, p.output()).to.equal(0);
+      expect(Date.now() - signalledAt).to.be.below(8000);
+    } finally {
+      await nats.start();
+    }
+    expect(await published()).to.equal(100);
   });
 
   it('without NATS_URL: stays up, ready as standby, publishes nothing; events wait in the outbox', async function () {

@@ -47,24 +47,32 @@ export interface StoredMessage {
 
 /** Every message in the stream, in stream order. */
 export async function readStream(nc: NatsConnection, stream = STREAM): Promise<StoredMessage[]> {
-  await nc.flush(); // after a server restart, resolves once this connection is back
+  await reconnected(nc);
   const jsm = await nc.jetstreamManager();
   const { state } = await jsm.streams.info(stream);
   if (state.messages === 0) return [];
   const consumer = await nc.jetstream().consumers.get(stream); // ordered, ephemeral
   const messages = await consumer.consume();
+  // Never hang a test run on a consumer that stops delivering.
+  let timedOut = false;
+  const timer = setTimeout(() => ((timedOut = true), void messages.close()), 30_000);
   const out: StoredMessage[] = [];
-  for await (const m of messages) {
-    out.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id'), envelope: m.json<Envelope>() });
-    if (m.seq >= state.last_seq) break;
+  try {
+    for await (const m of messages) {
+      out.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id'), envelope: m.json<Envelope>() });
+      if (m.seq >= state.last_seq) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    await messages.close();
   }
-  await messages.close();
+  if (timedOut) throw new Error(`read ${out.length} of ${state.messages} messages of ${stream} in 30 s`);
   return out;
 }
 
-export async function streamCount(nc: NatsConnection, stream = STREAM): Promise<number> {
-  const jsm = await nc.jetstreamManager();
-  return (await jsm.streams.info(stream).catch(() => ({ state: { messages: 0 } }))).state.messages;
+/** Waits until `nc` answers again (flush rejects while it is reconnecting after a server restart). */
+export async function reconnected(nc: NatsConnection, timeoutMs = 20_000): Promise<void> {
+  await waitFor('the NATS connection to be back', () => nc.flush().then(() => true, () => false), timeoutMs, 100);
 }
 
 export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -151,7 +159,8 @@ export interface PumpFixture {
 
 /**
  * Gives the enclosing describe() a migrated database, a private nats-server, a connection to it
- * and an in-process pump; `prepare` runs before the pump starts. PUMP_TEST_LOG=debug shows
+ * and an in-process pump; `prepare` runs before the pump starts. The safety poll is set to a
+ * minute, so the tests see what NOTIFY and reconnect wake-ups do alone. PUMP_TEST_LOG=debug shows
  * the pump's log. Everything is closed in after(), the pump before its database is dropped.
  */
 export function usePump(prepare?: (nc: NatsConnection) => Promise<void>): PumpFixture {
@@ -169,7 +178,7 @@ export function usePump(prepare?: (nc: NatsConnection) => Promise<void>): PumpFi
     nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
     await prepare?.(nc);
     const log = process.env.PUMP_TEST_LOG ? createLogger(process.env.PUMP_TEST_LOG) : silentLogger();
-    pump = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, PUMP_METRICS_PORT: '0' }), log);
+    pump = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, PUMP_METRICS_PORT: '0', PUMP_POLL_INTERVAL: '1m' }), log);
   });
   return {
     get db() {

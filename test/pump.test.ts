@@ -62,6 +62,18 @@ describe('pump: outbox to JetStream', function () {
     await expectStreamMatchesOutbox();
   });
 
+  it('hands wake-ups back to NOTIFY when idle: a lone row is published within a second (the poll is a minute)', async function () {
+    const draining = async () => (await f.db.query<{ draining: boolean }>('SELECT draining FROM statehub.outbox_pump_state')).rows[0]!.draining;
+    await waitFor('draining = false once the outbox stays empty', async () => !(await draining()), 5000);
+    for (let i = 0; i < 3; i++) {
+      const started = Date.now();
+      await insertWorkstreamRows(f.db, 1, 1, 900 + i);
+      await waitFor('the lone row published', allPublished, 1000, 5);
+      expect(Date.now() - started).to.be.below(1000);
+      await waitFor('idle again', async () => !(await draining()), 5000);
+    }
+  });
+
   it('serves /healthz, /readyz (leader) and /metrics', async function () {
     const base = `http://127.0.0.1:${pump.metricsPort}`;
     expect((await fetch(`${base}/healthz`)).status).to.equal(200);
@@ -71,9 +83,9 @@ describe('pump: outbox to JetStream', function () {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).to.match(/^statehub_outbox_backlog 0$/m);
     expect(metrics).to.match(/^statehub_outbox_oldest_unpublished_age_seconds 0$/m);
-    expect(metrics).to.match(/^statehub_pump_published_total 5$/m);
+    expect(metrics).to.match(/^statehub_pump_published_total 8$/m);
     expect(metrics).to.match(/^statehub_pump_publish_errors_total 0$/m);
-    expect(metrics).to.match(/^statehub_pump_capture_to_ack_seconds_count 5$/m);
+    expect(metrics).to.match(/^statehub_pump_capture_to_ack_seconds_count 8$/m);
     expect(metrics).to.match(/^statehub_pump_leader 1$/m);
   });
 

@@ -120,6 +120,12 @@ export class JetStreamLink {
     await this.loop?.catch(() => undefined);
     const nc = this.nc;
     this.connected = false;
-    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+    if (!nc || nc.isClosed()) return;
+    // drain() waits for the server; during an outage there is nothing to flush, so do not hang.
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 3000)));
+    const drained = await Promise.race([nc.drain().catch(() => undefined), gaveUp]);
+    clearTimeout(timer);
+    if (drained === 'timeout') await nc.close().catch(() => undefined);
   }
 }
