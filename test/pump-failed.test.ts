@@ -2,6 +2,7 @@
 // them, and published once requeued (failed_at = NULL) after the cause is fixed.
 import { expect } from 'chai';
 import type { NatsConnection } from 'nats';
+import { requeueFailed } from '../src/pump/tools/requeue.ts';
 import { countRows, readStream, STREAM, usePump, waitFor, workstreamAttributes } from './pump-support.ts';
 
 describe('pump: failed rows', function () {
@@ -52,7 +53,8 @@ describe('pump: failed rows', function () {
     const jsm = await nc.jetstreamManager();
     const info = await jsm.streams.info(STREAM);
     await jsm.streams.update(STREAM, { ...info.config, max_msg_size: -1 });
-    await f.db.query('UPDATE statehub.outbox SET failed_at = NULL WHERE id = ANY($1)', [[invalid, tooLarge]]);
+    // `statehub outbox requeue`: failed_at = NULL, then a NOTIFY (the poll is a minute here).
+    expect((await requeueFailed(f.db, { ids: [invalid, tooLarge] })).requeued).to.deep.equal([invalid, tooLarge]);
     await waitFor('the requeued rows handled', () => countRows(f.db, 'published_at IS NULL AND failed_at IS NULL').then((n) => n === 0), 10_000);
     expect(await countRows(f.db, `id = ${tooLarge} AND published_at IS NOT NULL`), 'the large row, now accepted').to.equal(1);
     expect(await countRows(f.db, `id = ${invalid} AND failed_at IS NOT NULL`), 'the invalid row, set aside again').to.equal(1);
