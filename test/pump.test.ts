@@ -201,4 +201,25 @@ describe('pump: outbox to JetStream', function () {
     expect((error as Error).message).to.match(/OTHER.*other\.>.*org\.statehub\.>/);
     expect((await jsm.streams.info('OTHER')).config.subjects).to.deep.equal(['other.>']);
   });
+
+  it('stop() leaves no connection behind, even when it lands while the pump is reconnecting', async function () {
+    const pumpConnections = async () =>
+      (
+        await f.db.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'statehub-pump%'`,
+        )
+      ).rows.map((r) => r.pid);
+    const fixture = new Set(await pumpConnections());
+    const ofSecond = async () => (await pumpConnections()).filter((pid) => !fixture.has(pid));
+    const second = await startPump(loadConfig({ DATABASE_URL: f.url, NATS_URL: nats.url, PUMP_METRICS_PORT: '0' }), silentLogger());
+    try {
+      await waitFor('its listener and leader connections', async () => (await ofSecond()).length >= 2, 5000);
+      await f.db.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY($1)', [await ofSecond()]);
+    } finally {
+      await second.stop();
+    }
+    await waitFor('its connections gone', async () => (await ofSecond()).length === 0, 5000);
+    await delay(2500); // longer than pg-listen's own reconnect attempts
+    expect(await ofSecond()).to.deep.equal([]);
+  });
 });

@@ -18,6 +18,7 @@ export interface LeaderOptions {
 export class LeaderElection {
   private client: pg.Client | undefined;
   private leader = false;
+  private announced = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -52,6 +53,8 @@ export class LeaderElection {
       }
       const { rows } = await client.query<{ won: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS won', [...LEADER_LOCK]);
       if (rows[0]?.won && !this.stopped && client === this.client) this.setLeader(true);
+      else if (!this.announced) this.log.info('standby: another pump holds the leader lock');
+      this.announced = true;
     } catch (err) {
       this.dropClient(err);
     }

@@ -20,6 +20,7 @@ export class OutboxListener {
   private readonly stopping = new AbortController();
   private readonly health: HealthLog;
   private loop: Promise<void> | undefined;
+  private readonly retired = new WeakSet<Subscriber>();
 
   constructor(
     private readonly options: ListenerOptions,
@@ -44,13 +45,13 @@ export class OutboxListener {
       try {
         await subscriber.connect();
         await subscriber.listenTo(WAKE_CHANNEL);
-        if (this.stopping.signal.aborted) break;
+        if (this.stopping.signal.aborted) return void (await this.retire(subscriber));
         this.subscriber = subscriber;
         return;
       } catch (err) {
         this.connected = false;
         this.health.failing(err);
-        await subscriber.close().catch(() => undefined);
+        await this.retire(subscriber);
         await sleep(backoff.next(), this.stopping.signal);
       }
     }
@@ -59,24 +60,39 @@ export class OutboxListener {
   private create(): Subscriber {
     const subscriber = pgListen.default(
       { connectionString: this.options.connectionString, application_name: 'statehub-pump-listener' },
-      // retryTimeout 0: reconnect forever (the default gives up after 3 s). Payloads are not JSON.
-      { retryTimeout: 0, retryInterval: (attempt: number) => Math.min(250 * 2 ** attempt, 5000), parse: (s: string) => s },
+      // pg-listen's own reconnect cannot be stopped by close(), so it gets a few attempts and
+      // then 'error'; past that this class starts over with a new subscriber it can abort.
+      // retryTimeout 0 turns off its 3 s give-up timer. Payloads are not JSON.
+      { retryLimit: 4, retryTimeout: 0, retryInterval: (attempt: number) => Math.min(250 * 2 ** attempt, 2000), parse: (s: string) => s },
     );
+    // A retired subscriber may still finish a reconnect it had started: close it again.
+    const gone = () => this.stopping.signal.aborted || this.retired.has(subscriber);
     subscriber.events.on('connected', () => {
+      if (gone()) return void subscriber.close().catch(() => undefined);
       this.connected = true;
       this.health.ok();
       this.options.onWake('connected');
     });
     subscriber.events.on('reconnect', (attempt: number) => {
+      if (gone()) return;
       this.connected = false;
       if (attempt === 1) this.health.failing(new Error('connection lost'));
     });
     subscriber.events.on('error', (err: Error) => {
+      if (gone() || subscriber !== this.subscriber) return;
       this.connected = false;
       this.health.failing(err);
+      this.subscriber = undefined;
+      void this.retire(subscriber);
+      this.loop = this.connectLoop();
     });
     subscriber.notifications.on(WAKE_CHANNEL, () => this.options.onWake('notification'));
     return subscriber;
+  }
+
+  private async retire(subscriber: Subscriber): Promise<void> {
+    this.retired.add(subscriber);
+    await subscriber.close().catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -84,6 +100,6 @@ export class OutboxListener {
     this.stopping.abort();
     await this.loop;
     this.connected = false;
-    await this.subscriber?.close().catch(() => undefined);
+    if (this.subscriber) await this.retire(this.subscriber);
   }
 }
