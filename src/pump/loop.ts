@@ -6,12 +6,15 @@ import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { Backoff, HealthLog, sleep } from './backoff.ts';
 import type { PumpMetrics } from './metrics.ts';
-import { markFailed, markPublished, readPending, recordAttempts, setDraining, writersSettled, type Ack } from './outbox.ts';
+import { markFailed, markPublished, markPublishedAndReadPending, recordAttempts, setDraining, writersSettled, type Ack } from './outbox.ts';
 import { publishBatch, type BatchOutcome, type PublisherOptions } from './publisher.ts';
 import { WAKE_LOCK_KEY } from '../events/wake.ts';
 
-/** While busy, how often to look for more rows. */
-const BUSY_POLL_MS = 5;
+/**
+ * While busy (writers skip NOTIFY), how often to look for more rows: half of it is the average
+ * wait a new event sees. An empty read of the pending index costs well under a millisecond.
+ */
+const BUSY_POLL_MS = 2;
 /** How long the outbox must stay empty before going back to NOTIFY. */
 const QUIET_MS = 75;
 /** How long to try for the wake lock before deciding writers are still streaming in. */
@@ -38,7 +41,7 @@ export class PumpLoop {
   private readonly stopping = new AbortController();
   /** What the draining flag is known to be; 'unknown' for a new leader (a dead one may have left it true). */
   private flag: 'true' | 'false' | 'unknown' = 'unknown';
-  /** Acked but not yet marked (the database was unreachable): marked before anything else. */
+  /** Acked but not yet marked: marked with the next read, or before the loop stops. */
   private readonly unmarked = new Map<number, Ack>();
   private readonly dbHealth: HealthLog;
   private readonly natsHealth: HealthLog;
@@ -59,6 +62,15 @@ export class PumpLoop {
   leadershipChanged(leader: boolean): void {
     this.flag = 'unknown';
     if (leader) this.wake();
+  }
+
+  /**
+   * After the database connection came back, the flag may not be what we last wrote: a crash
+   * can lose our (asynchronously committed) write. Write it again on the next drain.
+   */
+  reconnected(): void {
+    this.flag = 'unknown';
+    this.wake();
   }
 
   /** Whether the draining flag may be true (so shutdown should clear it). */
@@ -104,6 +116,7 @@ export class PumpLoop {
         this.woken = true;
       }
     }
+    await this.flushMarks().catch((err) => this.o.log.warn('acked rows left unmarked; they will be re-published and deduplicated', { error: (err as Error).message }));
   }
 
   private waitForWake(): Promise<void> {
@@ -129,11 +142,14 @@ export class PumpLoop {
     const { db, batchSize } = this.o;
     let quietSince: number | undefined;
     for (;;) {
-      await this.flushMarks();
-      if (!this.mayContinue()) return 'interrupted';
       const js = this.o.js();
-      if (!js) return 'interrupted';
-      const rows = await readPending(db, batchSize);
+      if (!js || !this.mayContinue()) {
+        await this.flushMarks();
+        return 'interrupted';
+      }
+      const acks = [...this.unmarked.values()];
+      const rows = await markPublishedAndReadPending(db, acks, batchSize);
+      this.unmarked.clear();
       if (rows.length > 0) {
         quietSince = undefined;
         if (this.flag !== 'true') await this.setFlag(true);
@@ -186,7 +202,7 @@ export class PumpLoop {
       this.o.metrics.observeAck((now - a.occurredAt.getTime()) / 1000, a.duplicate);
     }
     this.o.metrics.countErrors(outcome.setAside.length + outcome.retry.length);
-    await this.flushMarks();
+    // Acks are marked by the next read (one round trip), or by flushMarks when the drain ends.
     for (const f of outcome.setAside) this.o.log.warn('outbox row set aside', { outbox_id: f.id, reason: f.error });
     await markFailed(this.o.db, outcome.setAside);
     await recordAttempts(this.o.db, outcome.retry);

@@ -11,36 +11,41 @@ export interface OutboxRow {
   occurred_at: Date;
 }
 
-/** Pending rows in capture order. No id cursor: a row that commits late must still be read. */
-export async function readPending(db: Queryable, limit: number): Promise<OutboxRow[]> {
-  const { rows } = await db.query<OutboxRow>(
-    `SELECT id, event_id, subject, ordering_key, attributes, occurred_at
-       FROM statehub.outbox
-      WHERE published_at IS NULL AND failed_at IS NULL
-      ORDER BY id
-      LIMIT $1`,
-    [limit],
-  );
-  return rows;
-}
-
 export interface Ack {
   id: number;
   stream: string;
   seq: number;
 }
 
+const markAcked = `
+  UPDATE statehub.outbox o
+     SET published_at = now(), stream = u.stream, stream_seq = u.seq,
+         attempts = o.attempts + 1, last_error = NULL, failed_at = NULL
+    FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, stream, seq)
+   WHERE o.id = u.id AND o.published_at IS NULL`;
+
 /** Marks acknowledged rows published, with the stream and sequence from their PubAcks. */
 export async function markPublished(db: Queryable, acks: Ack[]): Promise<void> {
   if (acks.length === 0) return;
-  await db.query(
-    `UPDATE statehub.outbox o
-        SET published_at = now(), stream = u.stream, stream_seq = u.seq,
-            attempts = o.attempts + 1, last_error = NULL, failed_at = NULL
-       FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, stream, seq)
-      WHERE o.id = u.id AND o.published_at IS NULL`,
-    [acks.map((a) => a.id), acks.map((a) => a.stream), acks.map((a) => a.seq)],
+  await db.query(markAcked, [acks.map((a) => a.id), acks.map((a) => a.stream), acks.map((a) => a.seq)]);
+}
+
+/**
+ * Marks the previous batch's acks and reads the next pending rows in capture order, in one
+ * round trip. No id cursor: a row that commits late must still be read. The SELECT sees the
+ * statement's snapshot, taken before the UPDATE, so it leaves out the ids just marked.
+ */
+export async function markPublishedAndReadPending(db: Queryable, acks: Ack[], limit: number): Promise<OutboxRow[]> {
+  const { rows } = await db.query<OutboxRow>(
+    `WITH marked AS (${markAcked})
+     SELECT id, event_id, subject, ordering_key, attributes, occurred_at
+       FROM statehub.outbox
+      WHERE published_at IS NULL AND failed_at IS NULL AND id <> ALL ($1::bigint[])
+      ORDER BY id
+      LIMIT $4`,
+    [acks.map((a) => a.id), acks.map((a) => a.stream), acks.map((a) => a.seq), limit],
   );
+  return rows;
 }
 
 export interface RowError {

@@ -85,7 +85,17 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
     js: () => link?.js,
     isLeader: () => leader?.isLeader ?? false,
   });
-  const listener = new OutboxListener({ connectionString: url, onWake: (reason) => (loop.wake(), reason === 'connected' && maybeReady()) }, log);
+  const listener = new OutboxListener(
+    {
+      connectionString: url,
+      onWake: (reason) => {
+        if (reason === 'notification') return loop.wake();
+        loop.reconnected();
+        maybeReady();
+      },
+    },
+    log,
+  );
 
   function readiness(): Readiness {
     if (!listener.isConnected) return { ready: false, detail: 'not ready: PostgreSQL listener disconnected' };

@@ -3,15 +3,17 @@ import { loadConfig, requireDatabaseUrl } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
 import { startPump } from '../../pump/index.ts';
 import { notifySystemdReady } from '../../pump/readiness.ts';
-import { runUntilSignal } from '../../pump/shutdown.ts';
+import { handleSignals } from '../../shutdown.ts';
 
 export async function run(_args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadConfig(env);
   requireDatabaseUrl(config);
   const log = createLogger(config.LOG_LEVEL, { service: 'statehub-pump', pid: process.pid });
   const pump = await startPump(config, log, { onReady: () => notifySystemdReady(log, env) });
-  const code = await runUntilSignal(pump, log, config.PUMP_SHUTDOWN_TIMEOUT);
-  // Everything is closed; should a stray handle remain, do not let it keep the process up.
-  setTimeout(() => process.exit(code), 2000).unref();
-  return code;
+  // pump.stop() itself is bounded by PUMP_SHUTDOWN_TIMEOUT; the extra time is a backstop.
+  const shutdown = handleSignals(log, config.PUMP_SHUTDOWN_TIMEOUT + 10_000, [{ name: 'pump', run: () => pump.stop() }]);
+  const fatal = await pump.closed;
+  // A fatal error (e.g. the stream cannot hold our subjects) has stopped the pump: exit 1.
+  if (fatal) await shutdown('fatal error', true);
+  return new Promise<number>(() => undefined); // a signal's shutdown exits the process
 }
