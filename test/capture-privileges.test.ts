@@ -3,7 +3,9 @@
 // an oversize event fails the transition that produced it.
 import { expect } from 'chai';
 import type { Queryable } from '../src/db.ts';
-import { PRUNE_OUTBOX_SQL, SET_DRAINING_SQL } from '../src/events/wake.ts';
+import { setDraining } from '../src/pump/outbox.ts';
+
+const PRUNE_OUTBOX_SQL = 'SELECT statehub.prune_outbox($1::interval) AS deleted';
 import { useTestDatabase } from './helpers/database.ts';
 
 describe('outbox privileges and invariants', () => {
@@ -68,7 +70,8 @@ describe('outbox privileges and invariants', () => {
     await asRole('statehub_pump', async (q) => {
       await q.query("UPDATE statehub.outbox SET attempts = attempts + 1, last_error = 'timeout' WHERE id = $1", [event!.id]);
       await q.query("UPDATE statehub.outbox SET published_at = now(), stream = 'S', stream_seq = 7, last_error = NULL WHERE id = $1", [event!.id]);
-      await q.query(SET_DRAINING_SQL, [false]);
+      await setDraining(q, true);
+      await setDraining(q, false);
     });
     const { rows } = await t.db.query('SELECT attempts, stream_seq FROM statehub.outbox WHERE id = $1', [event!.id]);
     expect(rows).to.deep.equal([{ attempts: 1, stream_seq: 7 }]);

@@ -3,7 +3,8 @@
 // Notifications only leave on commit, so these tests commit and listen on their own client.
 import { expect } from 'chai';
 import pg from 'pg';
-import { SET_DRAINING_SQL, TRY_LOCK_WAKE_SQL, UNLOCK_WAKE_SQL, WAKE_CHANNEL, WAKE_PAYLOAD } from '../src/events/wake.ts';
+import { WAKE_CHANNEL, WAKE_LOCK_KEY, WAKE_PAYLOAD } from '../src/events/wake.ts';
+import { setDraining as writeDraining, writersSettled } from '../src/pump/outbox.ts';
 import type { Queryable } from '../src/db.ts';
 import { useTestDatabase } from './helpers/database.ts';
 
@@ -38,7 +39,7 @@ describe('pump wake-up', () => {
       [`ws-${++n}`, topicId])).rows[0]!.id;
   const complete = (id: number, q: Queryable = t.db) =>
     q.query("UPDATE statehub.workstreams SET status = 'completed' WHERE id = $1", [id]);
-  const setDraining = (draining: boolean) => t.db.query(SET_DRAINING_SQL, [draining]);
+  const setDraining = (draining: boolean) => writeDraining(t.db, draining);
   const outboxCount = async (subject: string) =>
     (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM statehub.outbox WHERE subject = $1', [subject])).rows[0]!.n;
 
@@ -106,7 +107,8 @@ describe('pump wake-up', () => {
   it('wake-up — a writer holds the wake lock shared until it ends, so a pump going idle waits for it and then sees its event', async () => {
     const writer = await connect();
     const pump = await connect();
-    const locked = async () => (await pump.query<{ locked: boolean }>(TRY_LOCK_WAKE_SQL)).rows[0]!.locked;
+    // The pump's own check: can it take the wake lock exclusively?
+    const locked = () => writersSettled(pump, WAKE_LOCK_KEY);
     const id = await newWorkstream();
 
     await setDraining(true);
@@ -121,6 +123,5 @@ describe('pump wake-up', () => {
     // With the lock, one last drain finds the event the writer did not announce.
     const { rows } = await pump.query("SELECT 1 FROM statehub.outbox WHERE attributes->>'workstream_id' = $1 AND published_at IS NULL", [String(id)]);
     expect(rows).to.have.length(1);
-    await pump.query(UNLOCK_WAKE_SQL);
   });
 });

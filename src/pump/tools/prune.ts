@@ -1,7 +1,6 @@
 // `statehub outbox prune`: deletes published rows older than the retention. Pending and failed
 // rows are never deleted: they are events not yet delivered.
 import type { Queryable } from '../../db.ts';
-import { PRUNE_OUTBOX_SQL } from '../../events/wake.ts';
 
 /**
  * Deletes rows published more than olderThanMs ago; returns how many. Goes through
@@ -9,6 +8,6 @@ import { PRUNE_OUTBOX_SQL } from '../../events/wake.ts';
  * the outbox, and the function cannot touch an undelivered row whoever calls it.
  */
 export async function prunePublished(db: Queryable, olderThanMs: number): Promise<number> {
-  const { rows } = await db.query<{ deleted: number }>(PRUNE_OUTBOX_SQL, [`${olderThanMs} milliseconds`]);
+  const { rows } = await db.query<{ deleted: number }>('SELECT statehub.prune_outbox($1::interval) AS deleted', [`${olderThanMs} milliseconds`]);
   return rows[0]!.deleted;
 }
