@@ -17,12 +17,19 @@ export interface Ack {
   seq: number;
 }
 
-const markAcked = `
+// The UPDATEs below join the outbox to arrays of ids and filter on nothing else. A filter such
+// as `published_at IS NULL` is estimated from the column's statistics, gathered while nearly
+// every row was published; the planner then expects ~1 matching row, scans the whole outbox
+// and compares it with every array element: seconds per batch exactly when a backlog is large.
+// Joined on id alone it looks each row up through the primary key. Rewriting a row another
+// leader marked a moment earlier writes the same stream sequence (a duplicate PubAck carries
+// the original one).
+export const markAcked = `
   UPDATE statehub.outbox o
      SET published_at = now(), stream = u.stream, stream_seq = u.seq,
          attempts = o.attempts + 1, last_error = NULL, failed_at = NULL
     FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, stream, seq)
-   WHERE o.id = u.id AND o.published_at IS NULL`;
+   WHERE o.id = u.id`;
 
 /** Marks acknowledged rows published, with the stream and sequence from their PubAcks. */
 export async function markPublished(db: Queryable, acks: Ack[]): Promise<void> {
@@ -57,10 +64,12 @@ export interface RowError {
 export async function markFailed(db: Queryable, failures: RowError[]): Promise<void> {
   if (failures.length === 0) return;
   await db.query(
+    // A row published meanwhile (by another leader) is not set aside: the CASE keeps it clean.
     `UPDATE statehub.outbox o
-        SET failed_at = now(), attempts = o.attempts + 1, last_error = u.error
+        SET failed_at = CASE WHEN o.published_at IS NULL THEN now() END,
+            attempts = o.attempts + 1, last_error = u.error
        FROM unnest($1::bigint[], $2::text[]) AS u(id, error)
-      WHERE o.id = u.id AND o.published_at IS NULL`,
+      WHERE o.id = u.id`,
     [failures.map((f) => f.id), failures.map((f) => f.error.slice(0, 2000))],
   );
 }
@@ -72,7 +81,7 @@ export async function recordAttempts(db: Queryable, failures: RowError[]): Promi
     `UPDATE statehub.outbox o
         SET attempts = o.attempts + 1, last_error = u.error
        FROM unnest($1::bigint[], $2::text[]) AS u(id, error)
-      WHERE o.id = u.id AND o.published_at IS NULL`,
+      WHERE o.id = u.id`,
     [failures.map((f) => f.id), failures.map((f) => f.error.slice(0, 2000))],
   );
 }
