@@ -30,6 +30,8 @@ export async function run(_args: string[], env: NodeJS.ProcessEnv): Promise<numb
     const { startPump } = await import('../../pump/index.ts');
     const pump = await startPump({ ...config, DATABASE_URL: databaseUrl }, createLogger(config.LOG_LEVEL, { component: 'pump' }));
     steps.unshift({ name: 'pump', run: () => pump.stop() });
+    // A pump that cannot go on (e.g. the stream cannot hold our subjects) takes the rest down.
+    void pump.closed.then((fatal) => fatal && stopAll('pump failed', true));
 
     process.stdout.write(
       `state-hub is running\n  API       http://${config.HOST}:${api.port}  (GET /openapi.json)\n  database  ${redactUrl(databaseUrl)}${embedded ? ` (embedded, data in ${embedded.dataDir})` : ''}\n` +
