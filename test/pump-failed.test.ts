@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import type { NatsConnection } from 'nats';
 import { requeueFailed } from '../src/pump/tools/requeue.ts';
-import { countRows, readStream, STREAM, usePump, waitFor, workstreamAttributes } from './pump-support.ts';
+import { countRows, readStream, STREAM, usePump, waitFor, workstreamAttributes } from './helpers/pump.ts';
 
 describe('pump: failed rows', function () {
   // Another service owns the stream and caps message size; the pump must leave it as it is.

@@ -17,7 +17,7 @@ import {
   STREAM,
   waitFor,
   type PumpProcess,
-} from './pump-support.ts';
+} from './helpers/pump.ts';
 
 describe('pump process: crashes, failover and signals', function () {
   let nats: NatsServer;

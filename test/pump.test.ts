@@ -7,7 +7,7 @@ import { DEFAULT_PUBLISHER, type Envelope } from '../src/events/catalog.ts';
 import { silentLogger } from '../src/logger.ts';
 import { startPump, StreamConfigError, type PumpHandle } from '../src/pump/index.ts';
 import type { NatsServer } from './helpers/nats-server.ts';
-import { countRows, delay, insertWorkstreamRows, readStream, usePump, waitFor } from './pump-support.ts';
+import { countRows, delay, insertWorkstreamRows, readStream, usePump, waitFor } from './helpers/pump.ts';
 import pg from 'pg';
 
 describe('pump: outbox to JetStream', function () {

@@ -24,7 +24,7 @@ export class OutboxListener {
 
   constructor(
     private readonly options: ListenerOptions,
-    private readonly log: Logger,
+    log: Logger,
   ) {
     this.health = new HealthLog(log, 'PostgreSQL notification listener');
   }

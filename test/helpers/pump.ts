@@ -4,15 +4,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
-import { loadConfig } from '../src/config.ts';
-import type { Queryable } from '../src/db.ts';
-import type { Envelope } from '../src/events/catalog.ts';
-import { createLogger, silentLogger } from '../src/logger.ts';
-import { startPump, type PumpHandle } from '../src/pump/index.ts';
-import { useTestDatabase } from './helpers/database.ts';
-import { startNatsServer, type NatsServer } from './helpers/nats-server.ts';
+import { loadConfig } from '../../src/config.ts';
+import type { Queryable } from '../../src/db.ts';
+import type { Envelope } from '../../src/events/catalog.ts';
+import { createLogger, silentLogger } from '../../src/logger.ts';
+import { startPump, type PumpHandle } from '../../src/pump/index.ts';
+import { useTestDatabase } from './database.ts';
+import { startNatsServer, type NatsServer } from './nats-server.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const STREAM = 'ACTIVITY_EVENTS';
 
