@@ -38,7 +38,7 @@ export class PumpMetrics {
       metric('statehub_outbox_backlog', 'gauge', 'Outbox rows waiting to be published.', [`statehub_outbox_backlog ${backlog.pending}`]);
       metric('statehub_outbox_failed', 'gauge', 'Outbox rows set aside as failed.', [`statehub_outbox_failed ${backlog.failed}`]);
       metric('statehub_outbox_oldest_unpublished_age_seconds', 'gauge', 'Age of the oldest waiting outbox row.', [
-        `statehub_outbox_oldest_unpublished_age_seconds ${backlog.oldestAgeSeconds}`,
+        `statehub_outbox_oldest_unpublished_age_seconds ${(backlog.oldestAgeMs ?? 0) / 1000}`,
       ]);
     }
     metric('statehub_pump_published_total', 'counter', 'Events acknowledged by JetStream (duplicates included).', [

@@ -104,18 +104,26 @@ export async function writersSettled(db: Queryable, key: number | string): Promi
 }
 
 export interface Backlog {
+  /** Rows waiting for the pump (neither published nor failed). */
   pending: number;
+  /** Rows set aside; they wait for `statehub outbox requeue`. */
   failed: number;
-  oldestAgeSeconds: number;
+  /** The oldest pending row (capture order) and its age; null when nothing is pending. */
+  oldestId: number | null;
+  oldestAgeMs: number | null;
 }
 
+/** What /metrics and `statehub outbox status` report; each part reads its own partial index. */
 export async function backlog(db: Queryable): Promise<Backlog> {
-  const { rows } = await db.query<{ pending: number; failed: number; oldest: number | null }>(
+  const { rows } = await db.query<Backlog>(
     `SELECT (SELECT count(*) FROM statehub.outbox WHERE published_at IS NULL AND failed_at IS NULL)::bigint AS pending,
             (SELECT count(*) FROM statehub.outbox WHERE failed_at IS NOT NULL)::bigint AS failed,
-            (SELECT extract(epoch FROM clock_timestamp() - min(occurred_at))::float8
-               FROM statehub.outbox WHERE published_at IS NULL AND failed_at IS NULL) AS oldest`,
+            o.id AS "oldestId",
+            (extract(epoch FROM clock_timestamp() - o.occurred_at) * 1000)::float8 AS "oldestAgeMs"
+       FROM (SELECT 1) AS one
+       LEFT JOIN LATERAL (SELECT id, occurred_at FROM statehub.outbox
+                           WHERE published_at IS NULL AND failed_at IS NULL
+                           ORDER BY id LIMIT 1) AS o ON true`,
   );
-  const r = rows[0]!;
-  return { pending: r.pending, failed: r.failed, oldestAgeSeconds: r.oldest ?? 0 };
+  return rows[0]!;
 }

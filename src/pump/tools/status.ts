@@ -1,5 +1,6 @@
 // `statehub outbox status`: what an operator asks first when events seem late.
 import type { Queryable } from '../../db.ts';
+import { backlog } from '../outbox.ts';
 import { formatAge } from './common.ts';
 
 export interface OutboxStatus {
@@ -14,34 +15,17 @@ export interface OutboxStatus {
 }
 
 export async function outboxStatus(db: Queryable): Promise<OutboxStatus> {
-  // Each part uses its own partial index (outbox_pending, outbox_failed, outbox_published_at),
-  // so this stays cheap on a large outbox.
-  const { rows } = await db.query<{
-    pending: number;
-    failed: number;
-    oldest_id: number | null;
-    oldest_age_ms: number | null;
-  }>(
-    `SELECT (SELECT count(*) FROM statehub.outbox WHERE published_at IS NULL AND failed_at IS NULL)::int AS pending,
-            (SELECT count(*) FROM statehub.outbox WHERE failed_at IS NOT NULL)::int AS failed,
-            o.id AS oldest_id,
-            (extract(epoch FROM clock_timestamp() - o.occurred_at) * 1000)::float8 AS oldest_age_ms
-       FROM (SELECT 1) AS one
-       LEFT JOIN LATERAL (SELECT id, occurred_at FROM statehub.outbox
-                           WHERE published_at IS NULL AND failed_at IS NULL
-                           ORDER BY occurred_at, id LIMIT 1) AS o ON true`,
-  );
+  const b = await backlog(db);
   const last = await db.query<{ id: number; event_id: string; subject: string; published_at: Date; stream: string; stream_seq: number }>(
     `SELECT id, event_id, subject, published_at, stream, stream_seq FROM statehub.outbox
       WHERE published_at IS NOT NULL ORDER BY published_at DESC, id DESC LIMIT 1`,
   );
-  const r = rows[0]!;
   const l = last.rows[0];
   return {
-    pending: r.pending,
-    oldest_pending_age_ms: r.oldest_age_ms === null ? null : Math.round(r.oldest_age_ms),
-    oldest_pending_id: r.oldest_id,
-    failed: r.failed,
+    pending: b.pending,
+    oldest_pending_age_ms: b.oldestAgeMs === null ? null : Math.round(b.oldestAgeMs),
+    oldest_pending_id: b.oldestId,
+    failed: b.failed,
     last_published: l ? { ...l, published_at: l.published_at.toISOString() } : null,
   };
 }
