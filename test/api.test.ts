@@ -158,6 +158,11 @@ describe('HTTP API', function () {
       expectProblem(await c.post('/workstreams', { slug: 'ws-x', title: 'X', topic_id: 987654 }), 422, /topic_id 987654 does not exist/);
       expectProblem(await c.get('/workstreams/987654'), 404);
       expectProblem(await c.get('/workstreams/abc'), 400);
+      // Ids are never coerced: true, "7" or 1e2-style strings are not ids.
+      expectProblem(await c.post('/tasks', { workstream_id: true, title: 'x' }), 400);
+      expectProblem(await c.post('/tasks', { workstream_id: String(topicId), title: 'x' }), 400);
+      expectProblem(await c.get('/tasks?workstream_id=1e2'), 400);
+      expectProblem(await c.get('/workstreams/0x10'), 400);
       expectProblem(await c.post('/workstreams', { slug: 'ws-x', title: 'X', topic_id: topicId, status: 'completed' }), 409, /cannot be created with status completed/);
     });
 

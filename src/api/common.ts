@@ -6,18 +6,24 @@ import { HttpError, notFound } from './errors.ts';
 
 export const MAX_PAGE = 500;
 
-export const id = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+/** An id in a JSON body: a number, never coerced (true or "1e2" are refused, not read as 1 or 100). */
+export const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+/** An id in a path or query string: decimal digits only. */
+export const idText = z
+  .string()
+  .regex(/^[1-9][0-9]{0,14}$/, 'expected a positive whole number')
+  .transform(Number);
 export const slug = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'lowercase letters, digits, ".", "_" or "-", at most 100, starting with a letter or digit');
 export const title = z.string().trim().min(1).max(500);
 export const description = z.string().max(10_000);
 
-export const idParams = z.object({ id });
+export const idParams = z.object({ id: idText });
 export const slugParams = z.object({ slug });
 
-/** A repo or topic named by id ("12") or by slug ("state-hub"). */
-export const idOrSlug = z.union([id, slug]);
+/** A repo or topic named by id ("12") or by slug ("state-hub"); all digits means an id. */
+export const idOrSlug = z.union([idText, slug]);
 
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),

@@ -52,8 +52,10 @@ interface PgError {
   detail?: string;
 }
 
+// An error the server sent carries a severity; a socket error such as EPIPE only a code.
 function isPgError(err: unknown): err is PgError {
-  return typeof err === 'object' && err !== null && typeof (err as PgError).code === 'string' && /^[0-9A-Z]{5}$/.test((err as PgError).code);
+  const e = err as PgError & { severity?: unknown };
+  return typeof e === 'object' && e !== null && typeof e.severity === 'string' && typeof e.code === 'string';
 }
 
 // "Key (topic_id)=(99) is not present in table "topics"." → "topic_id 99 does not exist"
@@ -106,7 +108,8 @@ export function toHttpError(err: unknown): HttpError | undefined {
     const errors = err.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
     return new HttpError(400, 'Bad Request', 'the request has invalid fields', errors);
   }
-  if (isPgError(err)) return fromPg(err);
+  const fromDatabase = isPgError(err) ? fromPg(err) : undefined;
+  if (fromDatabase) return fromDatabase;
   const e = err as { type?: string; code?: string; message?: string; expose?: boolean; status?: number };
   // body-parser's errors carry a `type`.
   switch (e.type) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, title, when } from '../common.ts';
+import { createAndGet, getOne, id, idParams, idText, listPage, nonEmpty, pageQuery, patchAndGet, resource, title, when } from '../common.ts';
 import { HttpError, notFound } from '../errors.ts';
 
 const res = resource('decisions', (from) => `SELECT t.* FROM ${from} t`);
@@ -23,7 +23,7 @@ export function decisionRoutes(api: Api): void {
   api.add(
     {
       method: 'get', path: '/decisions', summary: 'List decisions', tag,
-      query: pageQuery.extend({ status: status.optional(), topic_id: id.optional(), workstream_id: id.optional() }),
+      query: pageQuery.extend({ status: status.optional(), topic_id: idText.optional(), workstream_id: idText.optional() }),
     },
     ({ query }, db) =>
       listPage(
@@ -37,7 +37,7 @@ export function decisionRoutes(api: Api): void {
     getOne(db, res.select, 't.id', params.id, `decision ${params.id}`),
   );
   api.add(
-    { method: 'patch', path: '/decisions/:id', summary: 'Change an open decision, or withdraw it', tag, params: idParams, body: decisionPatch },
+    { method: 'patch', path: '/decisions/:id', summary: 'Change a decision, or withdraw an open one', tag, params: idParams, body: decisionPatch },
     ({ params, body }, db) =>
       patchAndGet(db, res, 'id', params.id, body, `decision ${params.id}`),
   );

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idParams, listPage, pageQuery, resource, when } from '../common.ts';
+import { createAndGet, getOne, id, idParams, idText, listPage, pageQuery, resource, when } from '../common.ts';
 
 const res = resource('progress_events', (from) => `SELECT t.* FROM ${from} t`);
 
@@ -20,7 +20,7 @@ export function progressEventRoutes(api: Api): void {
   api.add(
     {
       method: 'get', path: '/progress-events', summary: 'List progress events, oldest first', tag,
-      query: pageQuery.extend({ workstream_id: id.optional(), task_id: id.optional() }),
+      query: pageQuery.extend({ workstream_id: idText.optional(), task_id: idText.optional() }),
     },
     ({ query }, db) => listPage(db, res.select, [when(query.workstream_id, 't.workstream_id = $'), when(query.task_id, 't.task_id = $')], query),
   );

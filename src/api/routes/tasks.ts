@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, title, when } from '../common.ts';
+import { createAndGet, getOne, id, idParams, idText, listPage, nonEmpty, pageQuery, patchAndGet, resource, title, when } from '../common.ts';
 
 const res = resource('tasks', (from) => `SELECT t.* FROM ${from} t`);
 const status = z.enum(['todo', 'in_progress', 'blocked', 'done', 'cancelled']);
@@ -15,7 +15,7 @@ export function taskRoutes(api: Api): void {
     createAndGet(db, res, body),
   );
   api.add(
-    { method: 'get', path: '/tasks', summary: 'List tasks', tag, query: pageQuery.extend({ workstream_id: id.optional(), status: status.optional() }) },
+    { method: 'get', path: '/tasks', summary: 'List tasks', tag, query: pageQuery.extend({ workstream_id: idText.optional(), status: status.optional() }) },
     ({ query }, db) => listPage(db, res.select, [when(query.workstream_id, 't.workstream_id = $'), when(query.status, 't.status = $')], query),
   );
   api.add({ method: 'get', path: '/tasks/:id', summary: 'Get a task', tag, params: idParams }, ({ params }, db) =>
