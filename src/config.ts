@@ -48,7 +48,7 @@ const schema = z.object({
   /** Port of the API; 0 picks a free one. */
   PORT: intIn(0, 65535).default(8000),
   /** winston level: error, warn, info, http, verbose, debug. */
-  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug']).default('info'),
   /** Connections per process in the PostgreSQL pool. */
   PG_POOL_MAX: intIn(1, 200).default(10),
   /** Where `statehub start` keeps the embedded PostgreSQL's data. */

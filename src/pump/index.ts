@@ -1,4 +1,3 @@
 // The pump's public surface: what `statehub pump` and `statehub start` use.
 export { startPump, PumpStartError, type PumpHandle, type PumpOptions } from './pump.ts';
-export { connectNats, natsOptions, NatsConnectError, NatsNotConfiguredError } from './nats.ts';
 export { StreamConfigError } from './stream.ts';

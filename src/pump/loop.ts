@@ -155,6 +155,8 @@ export class PumpLoop {
         if (this.flag !== 'true') await this.setFlag(true);
         const outcome = await publishBatch(js, rows, this.o.publisher, () => this.mayContinue());
         await this.record(outcome);
+        // Stopping or stepping down cut the batch short: that is no sign of NATS trouble.
+        if (!this.mayContinue()) continue;
         if (outcome.natsTrouble || (outcome.acked.length === 0 && outcome.setAside.length === 0)) {
           this.natsHealth.failing(new Error(outcome.retry[0]?.error ?? 'no progress'), { pending: rows.length });
           return 'trouble';

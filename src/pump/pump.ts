@@ -100,7 +100,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   function readiness(): Readiness {
     if (!listener.isConnected) return { ready: false, detail: 'not ready: PostgreSQL listener disconnected' };
     if (!link) return { ready: true, detail: 'standby (NATS not configured)' };
-    if (!link.isConnected) return { ready: false, detail: 'not ready: NATS disconnected' };
+    if (!link.js) return { ready: false, detail: 'not ready: NATS disconnected or stream not ensured' };
     return { ready: true, detail: leader?.isLeader ? 'leader' : 'standby' };
   }
   function maybeReady(): void {

@@ -71,10 +71,14 @@ export function readModelRoutes(api: Api): void {
             WHERE d.id = $1 GROUP BY w.status`,
           [domain.id],
         );
+        // Up to OPEN_LIST_CAP per open status, most recently changed first.
         const open = await q.query(
-          `SELECT w.id, w.slug, w.title, w.status, w.repo_id, w.topic_id, w.updated_at FROM statehub.workstreams w ${workstreamContext}
-            WHERE d.id = $1 AND w.status IN ('planned', 'active', 'blocked') ORDER BY w.updated_at DESC, w.id LIMIT $2`,
-          [domain.id, OPEN_LIST_CAP * 3],
+          `SELECT id, slug, title, status, repo_id, topic_id, updated_at FROM (
+             SELECT w.*, row_number() OVER (PARTITION BY w.status ORDER BY w.updated_at DESC, w.id) AS n
+               FROM statehub.workstreams w ${workstreamContext}
+              WHERE d.id = $1 AND w.status IN ('planned', 'active', 'blocked')) ranked
+            WHERE n <= $2 ORDER BY updated_at DESC, id`,
+          [domain.id, OPEN_LIST_CAP],
         );
         const decisions = await q.query(
           `SELECT dc.* FROM statehub.decisions dc
@@ -87,7 +91,7 @@ export function readModelRoutes(api: Api): void {
         for (const s of ['planned', 'active', 'blocked', 'completed', 'cancelled']) byStatus[s] = { count: 0 };
         for (const c of counts.rows) byStatus[c.status]!.count = c.n;
         for (const s of ['planned', 'active', 'blocked']) {
-          byStatus[s]!.items = open.rows.filter((w) => w.status === s).slice(0, OPEN_LIST_CAP);
+          byStatus[s]!.items = open.rows.filter((w) => w.status === s);
         }
         return {
           domain,

@@ -12,7 +12,8 @@ export async function run(_args: string[], env: NodeJS.ProcessEnv): Promise<numb
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL, { component: 'start' });
   const steps: Step[] = [];
-  const stopAll = handleSignals(log, 20_000, steps);
+  // The pump's own stop is bounded by PUMP_SHUTDOWN_TIMEOUT; the rest takes moments.
+  const stopAll = handleSignals(log, config.PUMP_SHUTDOWN_TIMEOUT + 10_000, steps);
 
   let embedded: EmbeddedDatabase | undefined;
   try {

@@ -16,7 +16,7 @@ export class UsageError extends Error {
 
 /** Like the shared logger, but every level goes to stderr: stdout carries the tool's result. */
 export function toolLogger(level: string, component: string): Logger {
-  const levels = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
+  const levels = ['error', 'warn', 'info', 'http', 'verbose', 'debug'];
   return winston.createLogger({
     level,
     defaultMeta: { component },
