@@ -58,6 +58,8 @@ export function createDb(options: DbOptions, log: Logger): Db {
     application_name: options.applicationName ?? 'statehub',
     statement_timeout: options.statementTimeoutMs || undefined,
     connectionTimeoutMillis: 10_000,
+    // Notice a peer that vanished without closing the connection (network loss, host crash).
+    keepAlive: true,
     options: options.asyncCommit ? '-c synchronous_commit=off' : undefined,
   });
   // An idle client losing its connection (server restart, pg_terminate_backend) emits here;

@@ -59,7 +59,7 @@ export class OutboxListener {
 
   private create(): Subscriber {
     const subscriber = pgListen.default(
-      { connectionString: this.options.connectionString, application_name: 'statehub-pump-listener' },
+      { connectionString: this.options.connectionString, application_name: 'statehub-pump-listener', connectionTimeoutMillis: 10_000, keepAlive: true },
       // pg-listen's own reconnect cannot be stopped by close(), so it gets a few attempts and
       // then 'error'; past that this class starts over with a new subscriber it can abort.
       // retryTimeout 0 turns off its 3 s give-up timer. Payloads are not JSON.
