@@ -13,11 +13,20 @@ export interface LeaderOptions {
   /** How often a standby retries and a leader checks its lock connection. */
   intervalMs?: number;
   onChange(leader: boolean): void;
+  /**
+   * Whether this pump can publish now (NATS usable). A leader that cannot for longer than
+   * stepDownAfterMs lets go of the lock so a standby that can takes over; a pump that cannot
+   * does not contend.
+   */
+  canPublish?(): boolean;
+  stepDownAfterMs?: number;
 }
 
 export class LeaderElection {
   private client: pg.Client | undefined;
   private leader = false;
+  /** Since when canPublish() has been false; undefined while it is true. */
+  private unableSince: number | undefined;
   private announced = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
@@ -46,11 +55,20 @@ export class LeaderElection {
   private async tick(): Promise<void> {
     try {
       const client = this.client ?? (await this.connect());
+      const able = this.options.canPublish?.() ?? true;
+      this.unableSince = able ? undefined : (this.unableSince ?? Date.now());
       if (this.leader) {
+        if (this.unableSince !== undefined && Date.now() - this.unableSince > (this.options.stepDownAfterMs ?? 10_000)) {
+          await client.query('SELECT pg_advisory_unlock($1, $2)', [...LEADER_LOCK]);
+          this.log.warn('cannot publish (NATS unusable): stepping down so a standby can lead');
+          this.setLeader(false);
+          return;
+        }
         // A dead lock connection is noticed by its 'error' event at once; this catches a silent one.
         await client.query('SELECT 1');
         return;
       }
+      if (!able) return;
       const { rows } = await client.query<{ won: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS won', [...LEADER_LOCK]);
       if (rows[0]?.won && !this.stopped && client === this.client) this.setLeader(true);
       else if (!this.announced) this.log.info('standby: another pump holds the leader lock');

@@ -71,6 +71,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
             metrics.leader = isLeader;
             loop.leadershipChanged(isLeader);
           },
+          canPublish: () => link?.js !== undefined,
         },
         log,
       )
