@@ -124,8 +124,9 @@ export class JetStreamLink {
     // drain() waits for the server; during an outage there is nothing to flush, so do not hang.
     let timer: NodeJS.Timeout | undefined;
     const gaveUp = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 3000)));
-    const drained = await Promise.race([nc.drain().catch(() => undefined), gaveUp]);
+    await Promise.race([nc.drain().catch(() => undefined), gaveUp]);
     clearTimeout(timer);
-    if (drained === 'timeout') await nc.close().catch(() => undefined);
+    // drain() fails at once while disconnected, leaving a client that reconnects forever.
+    if (!nc.isClosed()) await nc.close().catch(() => undefined);
   }
 }
