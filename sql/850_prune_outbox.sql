@@ -1,5 +1,7 @@
 -- Pruning: published events older than a given age leave the outbox. Rows still pending or
--- set aside as failed are never deleted here; an operator deals with those.
+-- set aside as failed are never deleted here; an operator deals with those. The most recently
+-- published row always stays, so `statehub outbox status` can still say when the pump last
+-- published, however old that is.
 --   SELECT statehub.prune_outbox('30 days');
 -- SECURITY DEFINER so the pump role (statehub_pump), which has no DELETE on the outbox, can
 -- prune without being able to delete an unpublished event.
@@ -16,10 +18,12 @@ BEGIN
   END IF;
   DELETE FROM statehub.outbox o
    WHERE o.published_at IS NOT NULL
-     AND o.published_at < now() - p_older_than;
+     AND o.published_at < now() - p_older_than
+     AND o.id IS DISTINCT FROM (SELECT n.id FROM statehub.outbox n WHERE n.published_at IS NOT NULL
+                                 ORDER BY n.published_at DESC, n.id DESC LIMIT 1);
   GET DIAGNOSTICS v_deleted = ROW_COUNT;
   RETURN v_deleted;
 END;
 $$;
 COMMENT ON FUNCTION statehub.prune_outbox(interval) IS
-  'Deletes outbox rows published more than p_older_than ago (never pending or failed ones); returns how many.';
+  'Deletes outbox rows published more than p_older_than ago (never pending or failed ones, never the newest published); returns how many.';

@@ -46,6 +46,10 @@ REVOKE EXECUTE ON FUNCTION
   statehub.tg_decisions__capture_resolved(),
   statehub.tg_domain_goals__capture_activated(),
   statehub.tg_outbox__wake_pump(),
+  statehub.tg_repo_goals__check_domain_goal(),
+  statehub.tg_repos__check_goal_links(),
+  statehub.tg_domain_goals__check_repo_links(),
+  statehub.tg_tasks__check_workstream_open(),
   statehub.cancel_stale_tasks(boolean),
   statehub.prune_outbox(interval)
 FROM PUBLIC;

@@ -1,33 +1,133 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createDb, type Db } from '../src/db.ts';
 import { freePort } from '../src/embedded.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { RunningApi } from '../src/api/server.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { startTestApi, type Client } from './helpers/http.ts';
 
 describe('HTTP API without its database', () => {
-  let db: Db;
-  let api: RunningApi;
-  let c: Client;
+  describe('nothing listens', () => {
+    let db: Db;
+    let api: RunningApi;
+    let c: Client;
 
-  before(async () => {
-    // Nothing listens on a port just found free.
-    db = createDb({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/none` }, silentLogger());
-    ({ api, client: c } = await startTestApi(db));
-  });
-  after(async () => {
-    await api?.close();
-    await db?.close();
+    before(async () => {
+      // Nothing listens on a port just found free.
+      db = createDb({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/none` }, silentLogger());
+      ({ api, client: c } = await startTestApi(db));
+    });
+    after(async () => {
+      await api?.close();
+      await db?.close();
+    });
+
+    it('healthz stays 200, readyz and data requests answer 503 problems with Retry-After', async () => {
+      expect((await c.get('/healthz')).status).to.equal(200);
+      const ready = await c.get('/readyz');
+      expect(ready.status).to.equal(503);
+      expect(ready.type).to.match(/problem\+json/);
+      expect(ready.body.detail).to.equal('not ready: the database refused the connection (is it running?)');
+      const r = await c.get('/domains');
+      expect(r.status).to.equal(503);
+      expect(r.body.detail).to.equal('the database is unavailable');
+      expect(JSON.stringify(r.body)).not.to.match(/ECONNREFUSED|127\.0\.0\.1/);
+      const res = await fetch(`${c.base}/domains`);
+      expect(res.headers.get('retry-after')).to.equal('5');
+    });
   });
 
-  it('healthz stays 200, readyz and data requests answer 503 problems', async () => {
-    expect((await c.get('/healthz')).status).to.equal(200);
-    const ready = await c.get('/readyz');
-    expect(ready.status).to.equal(503);
-    expect(ready.type).to.match(/problem\+json/);
-    const r = await c.get('/domains');
-    expect(r.status).to.equal(503);
-    expect(r.body.detail).to.equal('the database is unavailable');
-    expect(JSON.stringify(r.body)).not.to.match(/ECONNREFUSED|127\.0\.0\.1/);
+  describe('the connection ends under the request', () => {
+    // A "database" that accepts the connection and hangs up: node-postgres then fails the query
+    // with "Connection terminated unexpectedly", an error without any code.
+    let hangUp: Server;
+    const sockets = new Set<Socket>();
+    let db: Db;
+    let api: RunningApi;
+    let c: Client;
+
+    before(async () => {
+      hangUp = createServer((s) => {
+        sockets.add(s);
+        s.once('data', () => s.destroy());
+      });
+      await new Promise<void>((r) => hangUp.listen(0, '127.0.0.1', r));
+      const port = (hangUp.address() as { port: number }).port;
+      db = createDb({ connectionString: `postgres://postgres@127.0.0.1:${port}/none` }, silentLogger());
+      ({ api, client: c } = await startTestApi(db));
+    });
+    after(async () => {
+      await api?.close();
+      await db?.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => hangUp?.close(r));
+    });
+
+    it('answers 503 with Retry-After, not 500, and readyz says why', async () => {
+      for (const path of ['/domains', '/tasks/1', '/next-steps']) {
+        const r = await c.get(path);
+        expect(r.status, path).to.equal(503);
+        expect(r.body.detail).to.equal('the database is unavailable');
+      }
+      const post = await c.post('/domains', { slug: 'x', name: 'X' });
+      expect(post.status).to.equal(503);
+      expect((await c.get('/readyz')).body.detail).to.equal('not ready: the connection to the database failed or timed out');
+    });
+  });
+
+  describe('a database that is not migrated', () => {
+    let tdb: TestDatabase;
+    let db: Db;
+    let api: RunningApi;
+    let c: Client;
+
+    before(async () => {
+      tdb = await createTestDatabase({ migrated: false });
+      db = createDb({ connectionString: tdb.url }, silentLogger());
+      ({ api, client: c } = await startTestApi(db));
+    });
+    after(async () => {
+      await api?.close();
+      await db?.close();
+      await tdb?.drop();
+    });
+
+    it('readyz answers 503 saying to migrate', async () => {
+      const ready = await c.get('/readyz');
+      expect(ready.status).to.equal(503);
+      expect(ready.body.detail).to.match(/not migrated \(run statehub migrate\)/);
+    });
+  });
+
+  it('statehub api started against an unreachable database says so in one line and keeps serving', async function () {
+    this.timeout(30_000);
+    const env = { PATH: process.env.PATH, DATABASE_URL: `postgres://u:secret@127.0.0.1:${await freePort()}/none`, PORT: '0', LOG_LEVEL: 'info' };
+    const proc = spawn(process.execPath, ['bin/statehub.js', 'api'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      const line = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no line within 20 s:\n${out}`)), 20_000);
+        const onData = (d: Buffer) => {
+          out += d.toString();
+          const m = /^.*database unreachable.*$/m.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[0]);
+          }
+        };
+        proc.stdout!.on('data', onData);
+        proc.stderr!.on('data', onData);
+      });
+      expect(line).to.match(/refused the connection/).and.match(/readyz/);
+      expect(out).not.to.match(/secret/);
+      const port = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out)?.[1];
+      expect(port, out).to.be.a('string');
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).to.equal(503);
+      expect(proc.exitCode).to.equal(null);
+    } finally {
+      proc.kill('SIGKILL');
+    }
   });
 });

@@ -172,15 +172,24 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
         { occurredAgo: 11 * DAY, publishedAgo: 10 * DAY },
         { occurredAgo: 60 * DAY },
         { occurredAgo: 60 * DAY, failed: 'old failure' },
+        { occurredAgo: DAY, publishedAgo: DAY },
       ]);
       expect(await prunePublished(t.db, 30 * DAY)).to.equal(1);
       const left = async () => (await t.db.query<{ id: number }>('SELECT id FROM statehub.outbox ORDER BY id')).rows.map((r) => r.id);
-      expect(await left()).to.deep.equal([ids[1]!.id, ids[2]!.id, ids[3]!.id]);
+      expect(await left()).to.deep.equal([ids[1]!.id, ids[2]!.id, ids[3]!.id, ids[4]!.id]);
 
       const run = await cli(['outbox', 'prune', '--older-than', '5d']);
       expect(run.code, run.stderr).to.equal(0);
       expect(run.stdout).to.equal('pruned 1 published row(s)\n');
-      expect(await left()).to.deep.equal([ids[2]!.id, ids[3]!.id]);
+      expect(await left()).to.deep.equal([ids[2]!.id, ids[3]!.id, ids[4]!.id]);
+    });
+
+    it('keeps the newest published row, so outbox status still says when the last publish was', async function () {
+      const [, newest] = await seed([{ publishedAgo: 50 * DAY }, { publishedAgo: 40 * DAY }, { occurredAgo: DAY }]);
+      expect(await prunePublished(t.db, 30 * DAY)).to.equal(1);
+      const status = await cli(['outbox', 'status']);
+      expect(status.stdout).to.match(new RegExp(`last published: .*id ${newest!.id}`));
+      expect(status.stdout).not.to.match(/never/);
     });
 
     it('defaults to OUTBOX_RETENTION', async function () {

@@ -1,5 +1,6 @@
 // makeApp builds the Express application from its dependencies; src/cli/commands/api.ts
 // listens. Nothing here knows about events: capture happens in the database.
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Db } from '../db.ts';
@@ -9,6 +10,7 @@ import { Api, openApiDocument } from './route.ts';
 import { decisionRoutes } from './routes/decisions.ts';
 import { domainGoalRoutes } from './routes/domain-goals.ts';
 import { domainRoutes } from './routes/domains.ts';
+import { healthRoutes } from './routes/health.ts';
 import { progressEventRoutes } from './routes/progress-events.ts';
 import { readModelRoutes } from './routes/read-models.ts';
 import { repoGoalRoutes } from './routes/repo-goals.ts';
@@ -45,6 +47,15 @@ function requestLog(log: Logger) {
   };
 }
 
+/**
+ * JSON is UTF-8 (RFC 8259). The parser would replace invalid bytes with U+FFFD and store the
+ * damage silently; refuse them instead. Thrown here, an HttpError keeps its status.
+ */
+function requireUtf8(_req: Request, _res: Response, body: Buffer, encoding: string): void {
+  if (encoding.toLowerCase() !== 'utf-8') throw new HttpError(415, 'Unsupported Media Type', 'send the body as UTF-8 JSON');
+  if (!isUtf8(body)) throw new HttpError(400, 'Bad Request', 'the body is not valid UTF-8');
+}
+
 /** A request with a body must say it is JSON; an empty POST (e.g. /activate) is fine. */
 function requireJson(req: Request, _res: Response, next: NextFunction) {
   const hasBody = req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0;
@@ -61,22 +72,11 @@ export function makeApp({ db, log, version = '0.1.0' }: AppDeps): express.Expres
   app.set('query parser', 'simple');
   app.use(requestLog(log));
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    try {
-      await db.query('SELECT 1');
-      res.json({ status: 'ready' });
-    } catch {
-      res.status(503).type('application/problem+json').json({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'the database is unreachable' });
-    }
-  });
-
   app.use(requireJson);
-  app.use(express.json({ limit: '1mb', strict: true }));
+  app.use(express.json({ limit: '1mb', strict: true, verify: requireUtf8 }));
 
   const api = new Api(db);
+  healthRoutes(api);
   domainRoutes(api);
   domainGoalRoutes(api);
   repoRoutes(api);
@@ -87,12 +87,12 @@ export function makeApp({ db, log, version = '0.1.0' }: AppDeps): express.Expres
   decisionRoutes(api);
   progressEventRoutes(api);
   readModelRoutes(api);
+  let openapi: unknown;
+  api.add({ method: 'get', path: '/openapi.json', summary: 'This API as an OpenAPI 3.1 document', tag: 'service' }, async () =>
+    (openapi ??= openApiDocument(api.specs, { title: 'state-hub', version })),
+  );
+  api.refuseOtherMethods();
   app.use(api.router);
-
-  const openapi = openApiDocument(api.specs, { title: 'state-hub', version });
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openapi);
-  });
 
   app.use((req, _res, next) => next(new HttpError(404, 'Not Found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));

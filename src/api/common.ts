@@ -8,16 +8,41 @@ export const MAX_PAGE = 500;
 
 /** An id in a JSON body: a number, never coerced (true or "1e2" are refused, not read as 1 or 100). */
 export const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
-/** An id in a path or query string: decimal digits only. */
-export const idText = z
-  .string()
-  .regex(/^[1-9][0-9]{0,14}$/, 'expected a positive whole number')
-  .transform(Number);
+
+/**
+ * A whole number in a path or query string. One rule everywhere: decimal digits only, no sign,
+ * spaces, exponent, hex or leading zeros ("0x10", "1e2", " 5" and "01" are all refused).
+ */
+export const intText = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,14})$/, 'expected a whole number in plain decimal digits')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
+/** An id in a path or query string. */
+export const idText = intText(1, Number.MAX_SAFE_INTEGER);
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Free text as PostgreSQL can store it: no NUL character (text cannot hold one) and no lone
+ * UTF-16 surrogate (it has no UTF-8 form and would be stored as U+FFFD). Checked here so the
+ * answer names the field.
+ */
+export const text = (options: { min?: number; max: number; trim?: boolean }) => {
+  let s = z
+    .string()
+    .regex(/^[^\u0000]*$/, 'must not contain the NUL character (\\u0000)')
+    .refine((v) => !loneSurrogate.test(v), 'must be valid Unicode (a \\u escape pairs high and low surrogates)');
+  if (options.trim !== false) s = s.trim();
+  return options.min === undefined ? s.max(options.max) : s.min(options.min).max(options.max);
+};
+
 export const slug = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'lowercase letters, digits, ".", "_" or "-", at most 100, starting with a letter or digit');
-export const title = z.string().trim().min(1).max(500);
-export const description = z.string().max(10_000);
+export const title = text({ min: 1, max: 500 });
+export const description = text({ max: 10_000, trim: false });
 
 export const idParams = z.object({ id: idText });
 export const slugParams = z.object({ slug });
@@ -26,7 +51,7 @@ export const slugParams = z.object({ slug });
 export const idOrSlug = z.union([idText, slug]);
 
 export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+  limit: intText(1, MAX_PAGE).default(100),
   /** Opaque: the next_cursor of the previous page. */
   cursor: z.string().max(100).optional(),
 });
@@ -49,6 +74,16 @@ function decodeCursor(cursor: string): number {
 export type Filter = { sql: string; value: unknown } | undefined;
 
 export const when = (value: unknown, sql: string): Filter => (value === undefined ? undefined : { sql, value });
+
+/**
+ * A filter on a referenced resource, named after it (?repo=, ?workstream=): an id matches
+ * `idColumn` directly, a slug through the referenced table (which must have a slug column).
+ */
+export function byReference(value: number | string | undefined, idColumn: string, table: string): Filter {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') return { sql: `${idColumn} = $`, value };
+  return { sql: `${idColumn} = (SELECT id FROM statehub.${table} WHERE slug = $)`, value };
+}
 
 /**
  * One page of `select` (which must expose the row id as `id` from alias `t`), ordered by id:

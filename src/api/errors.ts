@@ -1,6 +1,6 @@
 // Every error leaves the API as application/problem+json (RFC 9457). This is the one place
 // that maps PostgreSQL SQLSTATEs to HTTP; responses never carry SQL text or stack traces.
-import type { ErrorRequestHandler } from 'express';
+import type { ErrorRequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../logger.ts';
 
@@ -29,6 +29,11 @@ export class HttpError extends Error {
   }
 }
 
+/** Seconds a client should wait before retrying a 503: long enough for a database restart or failover. */
+export const RETRY_AFTER_SECONDS = 5;
+
+const unavailable = (detail = 'the database is unavailable') => new HttpError(503, 'Service Unavailable', detail);
+
 export const notFound = (what: string) => new HttpError(404, 'Not Found', `${what} does not exist`);
 
 /** Constraint names the schema declares, and the rule each one states. */
@@ -42,6 +47,16 @@ const constraintRules: Record<string, string> = {
   decisions_resolved_has_decider: 'a resolved decision needs decided_by and rationale',
   domain_goals_superseded_by_iff_superseded: 'superseded_by is set exactly when a goal is superseded',
   outbox_attributes_max_64kib: 'the event this change would emit is larger than 64 KiB',
+};
+
+/**
+ * Rules that tie two references of one row together (migrations/0003): a breach is a conflict
+ * with data already in the hub (409), whichever side of the reference changed.
+ */
+const crossReferenceRules: Record<string, string> = {
+  progress_events_task_in_workstream: "a progress event's task must belong to the workstream it names",
+  workstreams_repo_goal_of_repo: "a workstream's repo goal must be a goal of the workstream's repo",
+  workstreams_repo_goal_needs_repo: "a workstream's repo goal must be a goal of the workstream's repo (set repo_id too)",
 };
 
 interface PgError {
@@ -66,9 +81,12 @@ function foreignKeyDetail(err: PgError): string {
 
 function fromPg(err: PgError): HttpError | undefined {
   const rule = err.constraint ? constraintRules[err.constraint] : undefined;
+  const crossReference = err.constraint ? crossReferenceRules[err.constraint] : undefined;
+  if (crossReference) return new HttpError(409, 'Conflict', crossReference);
   switch (err.code) {
     case 'SH001': // illegal status transition (sql/120_transition_rules.sql)
     case 'SH002': // append-only table
+    case 'SH005': // cross-reference rule (sql/125_reference_rules.sql)
       return new HttpError(409, 'Conflict', err.message);
     case 'SH004':
       return new HttpError(404, 'Not Found', err.message);
@@ -82,24 +100,66 @@ function fromPg(err: PgError): HttpError | undefined {
       return new HttpError(400, 'Bad Request', `${err.column ?? 'a required field'} is required`);
     case '22001':
       return new HttpError(400, 'Bad Request', 'a value is too long');
-    case '22P02':
-    case '22003':
-    case '22007':
-    case '22008':
-      return new HttpError(400, 'Bad Request', 'a value has the wrong format');
+    case '22021': // character_not_in_repertoire: a NUL byte, or text the database encoding cannot hold
+    case '22P05': // untranslatable_character
+      return new HttpError(400, 'Bad Request', 'a value contains a character the database cannot store');
     case '57014':
-      return new HttpError(503, 'Service Unavailable', 'the database took too long to answer');
+      return unavailable('the database took too long to answer');
     case '40001':
     case '40P01':
-      return new HttpError(503, 'Service Unavailable', 'a concurrent change conflicted; retry the request');
+      return unavailable('a concurrent change conflicted; retry the request');
   }
-  if (err.code.startsWith('08') || err.code.startsWith('53') || err.code.startsWith('57P')) {
-    return new HttpError(503, 'Service Unavailable', 'the database is unavailable');
-  }
+  // Class 22 is "data exception": whatever its subclass, the value came from the request.
+  if (err.code.startsWith('22')) return new HttpError(400, 'Bad Request', 'a value has the wrong format');
+  // Connection, resources, operator intervention, authorization and a missing database: the
+  // server side is not usable right now, which the client cannot fix by changing the request.
+  if (/^(08|53|57P|28)/.test(err.code) || err.code === '3D000') return unavailable();
   return undefined;
 }
 
-const connectionErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE']);
+// Socket-level failures node-postgres passes on with a Node.js error code.
+const connectionErrorCodes = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
+]);
+// Failures node-postgres raises itself, without any code: the connection ended under a query
+// ("Connection terminated unexpectedly"), a connect timed out, or a client broke earlier.
+const connectionErrorMessages = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/;
+
+/** Whether err means the database could not be reached or the connection broke. */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e !== 'object' || e === null) return false;
+  if (typeof e.code === 'string' && connectionErrorCodes.has(e.code)) return true;
+  return typeof e.message === 'string' && connectionErrorMessages.test(e.message);
+}
+
+/**
+ * Why the database cannot be used, in a few words an operator can act on (for /readyz and the
+ * start-up log line). Never the host, user or password.
+ */
+export function databaseProblem(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  switch (typeof e === 'object' && e !== null ? e.code : undefined) {
+    case 'ECONNREFUSED':
+      return 'the database refused the connection (is it running?)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the database host name does not resolve';
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'the database host cannot be reached';
+    case '28P01':
+    case '28000':
+      return 'the database refused the credentials';
+    case '3D000':
+      return 'the database does not exist';
+    case '57P03':
+      return 'the database is starting up';
+  }
+  if (isConnectionError(err)) return 'the connection to the database failed or timed out';
+  return 'the database does not answer';
+}
 
 /** Turns any error into an HttpError; undefined means a bug (500). */
 export function toHttpError(err: unknown): HttpError | undefined {
@@ -108,9 +168,11 @@ export function toHttpError(err: unknown): HttpError | undefined {
     const errors = err.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
     return new HttpError(400, 'Bad Request', 'the request has invalid fields', errors);
   }
+  // The router could not percent-decode a path segment (e.g. /tasks/%ZZ).
+  if (err instanceof URIError) return new HttpError(400, 'Bad Request', 'the path is not valid percent-encoded UTF-8');
   const fromDatabase = isPgError(err) ? fromPg(err) : undefined;
   if (fromDatabase) return fromDatabase;
-  const e = err as { type?: string; code?: string; message?: string; expose?: boolean; status?: number };
+  const e = err as { type?: string; message?: string; expose?: boolean; status?: number };
   // body-parser's errors carry a `type`.
   switch (e.type) {
     case 'entity.parse.failed':
@@ -121,9 +183,7 @@ export function toHttpError(err: unknown): HttpError | undefined {
     case 'charset.unsupported':
       return new HttpError(415, 'Unsupported Media Type', e.message);
   }
-  if (e.message === 'timeout exceeded when trying to connect' || (e.code && connectionErrorCodes.has(e.code))) {
-    return new HttpError(503, 'Service Unavailable', 'the database is unavailable');
-  }
+  if (isConnectionError(err)) return unavailable();
   if (e.expose && typeof e.status === 'number') return new HttpError(e.status, e.message ?? 'request refused');
   return undefined;
 }
@@ -138,12 +198,18 @@ export function problemOf(err: HttpError): Problem {
   };
 }
 
+/** Sends err as problem+json; a 503 tells the client when to try again. */
+export function sendProblem(res: Response, err: HttpError): void {
+  if (err.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+  res.status(err.status).type('application/problem+json').json(problemOf(err));
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const http = toHttpError(err) ?? new HttpError(500, 'Internal Server Error', 'an unexpected error occurred');
     if (http.status >= 500) {
       log.error('request failed', { requestId: res.locals.requestId, path: req.path, error: (err as Error).message, stack: (err as Error).stack });
     }
-    res.status(http.status).type('application/problem+json').json(problemOf(http));
+    sendProblem(res, http);
   };
 }

@@ -1,8 +1,10 @@
 // Routes are declared once, with the zod schemas that validate them; the same declarations
 // produce /openapi.json, so the documented contract is the enforced one.
-import { Router, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db.ts';
+import { idText } from './common.ts';
+import { HttpError, type FieldError } from './errors.ts';
 
 type Method = 'get' | 'post' | 'patch';
 
@@ -14,6 +16,11 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   tag: string;
   params?: P;
   query?: Q;
+  /**
+   * Older names of reference filters, which took an id only (topic_id → topic). They still
+   * work, still take an id only, and are documented as deprecated.
+   */
+  queryAliases?: Record<string, string>;
   body?: B;
   /** Status of a success (default 200). */
   status?: number;
@@ -29,6 +36,43 @@ export type Handler<P, Q, B> = (input: Input<P, Q, B>, db: Db) => Promise<unknow
 
 const empty = z.object({});
 
+/** Unknown path and query parameters are refused, as unknown body fields are. */
+function strict(schema: z.ZodType | undefined): z.ZodType {
+  if (!schema) return z.strictObject({});
+  return schema instanceof z.ZodObject ? schema.strict() : schema;
+}
+
+/** Renames deprecated query parameters; giving both names of one parameter is refused. */
+function resolveAliases(query: Record<string, unknown>, aliases: Record<string, string> | undefined): Record<string, unknown> {
+  if (!aliases) return query;
+  const out = { ...query };
+  for (const [alias, name] of Object.entries(aliases)) {
+    if (!(alias in out)) continue;
+    if (name in out) {
+      throw new HttpError(400, 'Bad Request', `give ${name} or its older name ${alias}, not both`, [{ field: alias, message: `same as ${name}` }]);
+    }
+    if (!idText.safeParse(out[alias]).success) {
+      throw new HttpError(400, 'Bad Request', 'the request has invalid query parameters', [{ field: alias, message: 'expected an id in plain decimal digits' }]);
+    }
+    out[name] = out[alias];
+    delete out[alias];
+  }
+  return out;
+}
+
+/** Validates one part of the request; query and path problems name the parameter. */
+function parse<T>(schema: z.ZodType, value: unknown, where: 'path' | 'query' | 'body'): T {
+  if (where === 'body') return schema.parse(value) as T;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data as T;
+  const errors: FieldError[] = parsed.error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ field: k, message: `unknown ${where} parameter` }))
+      : [{ field: i.path.join('.') || `(${where})`, message: i.message }],
+  );
+  throw new HttpError(400, 'Bad Request', `the request has invalid ${where} parameters`, errors);
+}
+
 export class Api {
   readonly router = Router();
   readonly specs: Array<RouteSpec<z.ZodType, z.ZodType, z.ZodType>> = [];
@@ -40,15 +84,42 @@ export class Api {
     handler: Handler<z.infer<P>, z.infer<Q>, z.infer<B>>,
   ): void {
     this.specs.push(spec);
+    const params = strict(spec.params);
+    const query = strict(spec.query);
     this.router[spec.method](spec.path, async (req: Request, res: Response) => {
       const input = {
-        params: (spec.params ?? empty).parse(req.params),
-        query: (spec.query ?? empty).parse(req.query),
-        body: spec.body ? spec.body.parse(req.body ?? {}) : {},
+        params: parse(params, req.params, 'path'),
+        query: parse(query, resolveAliases(req.query as Record<string, unknown>, spec.queryAliases), 'query'),
+        body: spec.body ? parse(spec.body, req.body ?? {}, 'body') : {},
       } as Input<z.infer<P>, z.infer<Q>, z.infer<B>>;
       const result = await handler(input, this.db);
       res.status(spec.status ?? 200).json(result);
     });
+  }
+
+  /**
+   * Answers 405 with Allow for a method no route of a known path takes (OPTIONS: 204 with
+   * Allow). Call once, after every add(): Express matches routes in the order they were added.
+   */
+  refuseOtherMethods(): void {
+    const allowed = new Map<string, Set<string>>();
+    for (const s of this.specs) {
+      const methods = allowed.get(s.path) ?? new Set<string>();
+      methods.add(s.method.toUpperCase());
+      if (s.method === 'get') methods.add('HEAD');
+      allowed.set(s.path, methods);
+    }
+    for (const [path, methods] of allowed) {
+      const allow = [...methods, 'OPTIONS'].join(', ');
+      this.router.all(path, (req: Request, res: Response, next: NextFunction) => {
+        res.setHeader('Allow', allow);
+        if (req.method === 'OPTIONS') {
+          res.status(204).end();
+          return;
+        }
+        next(new HttpError(405, 'Method Not Allowed', `${req.method} is not allowed on ${path}; allowed: ${allow}`));
+      });
+    }
   }
 }
 
@@ -67,19 +138,30 @@ const problemSchema = {
   },
 };
 
-function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { unrepresentable: 'any' }) as Record<string, unknown>;
+// Path and query parameters arrive as text, so they are documented as the text they accept.
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output'): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { unrepresentable: 'any', io }) as Record<string, unknown>;
   return rest;
 }
 
-function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query', aliases: Record<string, string> = {}) {
   if (!(schema instanceof z.ZodObject)) return [];
-  return Object.entries(schema.shape as Record<string, z.ZodType>).map(([name, field]) => ({
+  const shape = schema.shape as Record<string, z.ZodType>;
+  const params = Object.entries(shape).map(([name, field]) => ({
     name,
     in: where,
     required: where === 'path' || !field.safeParse(undefined).success,
-    schema: jsonSchema(field),
+    schema: jsonSchema(field, 'input'),
   }));
+  const deprecated = Object.entries(aliases).map(([alias, name]) => ({
+    name: alias,
+    in: where,
+    required: false,
+    deprecated: true,
+    description: `older name of ${name}; takes an id only`,
+    schema: jsonSchema(idText, 'input'),
+  }));
+  return [...params, ...deprecated];
 }
 
 /** The OpenAPI 3.1 document of the declared routes. */
@@ -91,7 +173,7 @@ export function openApiDocument(specs: Api['specs'], info: { title: string; vers
     (paths[path] ??= {})[spec.method] = {
       summary: spec.summary,
       tags: [spec.tag],
-      parameters: [...parameters(spec.params, 'path'), ...parameters(spec.query, 'query')],
+      parameters: [...parameters(spec.params, 'path'), ...parameters(spec.query, 'query', spec.queryAliases)],
       ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.body) } } } } : {}),
       responses: {
         [status]: { description: status === '201' ? 'Created' : 'OK', content: { 'application/json': {} } },

@@ -1,9 +1,10 @@
 // Listens with the app from makeApp; used by `statehub api` and `statehub start`.
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { makeApp } from './app.ts';
+import { databaseProblem } from './errors.ts';
 
 export interface RunningApi {
   server: Server;
@@ -12,17 +13,36 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function listenApi(db: Db, log: Logger, host: string, port: number): Promise<RunningApi> {
-  const server = makeApp({ db, log }).listen(port, host);
+export interface ListenOptions {
+  /** A client must have sent all request headers within this time (408 otherwise). */
+  headersTimeoutMs?: number;
+  /** ...and the whole request within this time. */
+  requestTimeoutMs?: number;
+}
+
+export async function listenApi(db: Db, log: Logger, host: string, port: number, options: ListenOptions = {}): Promise<RunningApi> {
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  // Slow clients must not hold a connection forever. Node checks these timeouts only every
+  // connectionsCheckingInterval (30 s by default), so a 10 s limit fired after up to 40 s.
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: options.requestTimeoutMs ?? 30_000,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 4))),
+    },
+    makeApp({ db, log }),
+  );
+  server.listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  // Slow clients must not hold a connection forever.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
   const bound = (server.address() as AddressInfo).port;
   log.info('api listening', { url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}` });
+  // The API serves without its database (answering 503), but an operator should hear at once.
+  db.query('SELECT 1').catch((err: unknown) => {
+    log.error(`database unreachable: ${databaseProblem(err)}; serving anyway, /readyz answers 503 until it is back`);
+  });
   let closing: Promise<void> | undefined;
   return {
     server,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idParams, idText, listPage, nonEmpty, pageQuery, patchAndGet, resource, title, when } from '../common.ts';
+import { byReference, createAndGet, getOne, id, idOrSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, text, title, when } from '../common.ts';
 import { HttpError, notFound } from '../errors.ts';
 
 const res = resource('decisions', (from) => `SELECT t.* FROM ${from} t`);
@@ -11,8 +11,8 @@ export const decisionPatch = nonEmpty(
   z.strictObject({ title: title.optional(), topic_id: id.nullable().optional(), workstream_id: id.nullable().optional(), status: z.literal('withdrawn').optional() }),
 );
 export const decisionResolve = z.strictObject({
-  decided_by: z.string().trim().min(1).max(200),
-  rationale: z.string().trim().min(1).max(20_000),
+  decided_by: text({ min: 1, max: 200 }),
+  rationale: text({ min: 1, max: 20_000 }),
 });
 
 export function decisionRoutes(api: Api): void {
@@ -23,13 +23,18 @@ export function decisionRoutes(api: Api): void {
   api.add(
     {
       method: 'get', path: '/decisions', summary: 'List decisions', tag,
-      query: pageQuery.extend({ status: status.optional(), topic_id: idText.optional(), workstream_id: idText.optional() }),
+      query: pageQuery.extend({ status: status.optional(), topic: idOrSlug.optional(), workstream: idOrSlug.optional() }),
+      queryAliases: { topic_id: 'topic', workstream_id: 'workstream' },
     },
     ({ query }, db) =>
       listPage(
         db,
         res.select,
-        [when(query.status, 't.status = $'), when(query.topic_id, 't.topic_id = $'), when(query.workstream_id, 't.workstream_id = $')],
+        [
+          when(query.status, 't.status = $'),
+          byReference(query.topic, 't.topic_id', 'topics'),
+          byReference(query.workstream, 't.workstream_id', 'workstreams'),
+        ],
         query,
       ),
   );

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, description, getOne, idOfSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, title, when } from '../common.ts';
+import { byReference, createAndGet, description, getOne, idOfSlug, idOrSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, title, when } from '../common.ts';
 
 const res = resource('domain_goals', (from) => `SELECT t.*, d.slug AS domain_slug FROM ${from} t JOIN statehub.domains d ON d.id = t.domain_id`);
 const status = z.enum(['draft', 'active', 'superseded', 'achieved', 'abandoned']);
@@ -25,9 +25,9 @@ export function domainGoalRoutes(api: Api): void {
   api.add(
     {
       method: 'get', path: '/domain-goals', summary: 'List domain goals', tag,
-      query: pageQuery.extend({ domain: slug.optional(), status: status.optional() }),
+      query: pageQuery.extend({ domain: idOrSlug.optional(), status: status.optional() }),
     },
-    ({ query }, db) => listPage(db, res.select, [when(query.domain, 'd.slug = $'), when(query.status, 't.status = $')], query),
+    ({ query }, db) => listPage(db, res.select, [byReference(query.domain, 't.domain_id', 'domains'), when(query.status, 't.status = $')], query),
   );
   api.add({ method: 'get', path: '/domain-goals/:id', summary: 'Get a domain goal', tag, params: idParams }, ({ params }, db) =>
     getOne(db, res.select, 't.id', params.id, `domain goal ${params.id}`),

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, description, getOne, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, slugParams } from '../common.ts';
+import { createAndGet, description, getOne, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, slugParams, text } from '../common.ts';
 
 const res = resource('domains', (from) => `SELECT t.* FROM ${from} t`);
-const name = z.string().trim().min(1).max(200);
+const name = text({ min: 1, max: 200 });
 
 export const domainCreate = z.strictObject({ slug, name, description: description.optional() });
 export const domainPatch = nonEmpty(z.strictObject({ name: name.optional(), description: description.nullable().optional() }));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idParams, idText, listPage, pageQuery, resource, when } from '../common.ts';
+import { byReference, createAndGet, getOne, id, idOrSlug, idParams, idText, listPage, pageQuery, resource, text } from '../common.ts';
 
 const res = resource('progress_events', (from) => `SELECT t.* FROM ${from} t`);
 
@@ -8,7 +8,7 @@ export const progressEventCreate = z.strictObject({
   workstream_id: id.optional(),
   task_id: id.optional(),
   kind: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lowercase word such as note, commit or review').optional(),
-  message: z.string().trim().min(1).max(20_000),
+  message: text({ min: 1, max: 20_000 }),
 });
 
 export function progressEventRoutes(api: Api): void {
@@ -20,9 +20,11 @@ export function progressEventRoutes(api: Api): void {
   api.add(
     {
       method: 'get', path: '/progress-events', summary: 'List progress events, oldest first', tag,
-      query: pageQuery.extend({ workstream_id: idText.optional(), task_id: idText.optional() }),
+      query: pageQuery.extend({ workstream: idOrSlug.optional(), task: idText.optional() }),
+      queryAliases: { workstream_id: 'workstream', task_id: 'task' },
     },
-    ({ query }, db) => listPage(db, res.select, [when(query.workstream_id, 't.workstream_id = $'), when(query.task_id, 't.task_id = $')], query),
+    ({ query }, db) =>
+      listPage(db, res.select, [byReference(query.workstream, 't.workstream_id', 'workstreams'), byReference(query.task, 't.task_id', 'tasks')], query),
   );
   api.add({ method: 'get', path: '/progress-events/:id', summary: 'Get a progress event', tag, params: idParams }, ({ params }, db) =>
     getOne(db, res.select, 't.id', params.id, `progress event ${params.id}`),

@@ -1,7 +1,7 @@
 // Read models: what to do next across the hub, and one domain at a glance.
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { getOne, MAX_PAGE, slugParams } from '../common.ts';
+import { getOne, intText, MAX_PAGE, slugParams } from '../common.ts';
 
 // Where a workstream belongs: its repo's domain, else its topic's.
 const workstreamContext = `
@@ -43,8 +43,8 @@ export function readModelRoutes(api: Api): void {
       method: 'get', path: '/next-steps', tag,
       summary: 'Open tasks of active workstreams and open decisions, most urgent first, with workstream/repo/domain context',
       query: z.object({
-        limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
-        offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+        limit: intText(1, MAX_PAGE).default(100),
+        offset: intText(0, 1_000_000).default(0),
       }),
     },
     async ({ query }, db) => {

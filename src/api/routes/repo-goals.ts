@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idOfSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, title, when } from '../common.ts';
+import { byReference, createAndGet, getOne, id, idOfSlug, idOrSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, title, when } from '../common.ts';
 
 const res = resource('repo_goals', (from) => `SELECT t.*, r.slug AS repo_slug FROM ${from} t JOIN statehub.repos r ON r.id = t.repo_id`);
 const status = z.enum(['draft', 'active', 'achieved', 'abandoned']);
@@ -18,8 +18,8 @@ export function repoGoalRoutes(api: Api): void {
     }),
   );
   api.add(
-    { method: 'get', path: '/repo-goals', summary: 'List repo goals', tag, query: pageQuery.extend({ repo: slug.optional(), status: status.optional() }) },
-    ({ query }, db) => listPage(db, res.select, [when(query.repo, 'r.slug = $'), when(query.status, 't.status = $')], query),
+    { method: 'get', path: '/repo-goals', summary: 'List repo goals', tag, query: pageQuery.extend({ repo: idOrSlug.optional(), status: status.optional() }) },
+    ({ query }, db) => listPage(db, res.select, [byReference(query.repo, 't.repo_id', 'repos'), when(query.status, 't.status = $')], query),
   );
   api.add({ method: 'get', path: '/repo-goals/:id', summary: 'Get a repo goal', tag, params: idParams }, ({ params }, db) =>
     getOne(db, res.select, 't.id', params.id, `repo goal ${params.id}`),

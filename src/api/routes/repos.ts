@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, idOfSlug, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, slugParams, when } from '../common.ts';
+import { byReference, createAndGet, getOne, idOfSlug, idOrSlug, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, slugParams, text } from '../common.ts';
 
 const res = resource('repos', (from) => `SELECT t.*, d.slug AS domain_slug FROM ${from} t JOIN statehub.domains d ON d.id = t.domain_id`);
-const location = z.string().trim().min(1).max(2000);
+const location = text({ min: 1, max: 2000 });
 
 export const repoCreate = z.strictObject({ slug, domain_slug: slug, remote_url: location.optional(), local_path: location.optional() });
 export const repoPatch = nonEmpty(
@@ -19,8 +19,8 @@ export function repoRoutes(api: Api): void {
       return createAndGet(q, res, { ...rest, domain_id });
     }),
   );
-  api.add({ method: 'get', path: '/repos', summary: 'List repos', tag, query: pageQuery.extend({ domain: slug.optional() }) }, ({ query }, db) =>
-    listPage(db, res.select, [when(query.domain, 'd.slug = $')], query),
+  api.add({ method: 'get', path: '/repos', summary: 'List repos', tag, query: pageQuery.extend({ domain: idOrSlug.optional() }) }, ({ query }, db) =>
+    listPage(db, res.select, [byReference(query.domain, 't.domain_id', 'domains')], query),
   );
   api.add({ method: 'get', path: '/repos/:slug', summary: 'Get a repo', tag, params: slugParams }, ({ params }, db) =>
     getOne(db, res.select, 't.slug', params.slug, `repo ${params.slug}`),

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idParams, idText, listPage, nonEmpty, pageQuery, patchAndGet, resource, title, when } from '../common.ts';
+import { byReference, createAndGet, getOne, id, idOrSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, text, title, when } from '../common.ts';
 
 const res = resource('tasks', (from) => `SELECT t.* FROM ${from} t`);
 const status = z.enum(['todo', 'in_progress', 'blocked', 'done', 'cancelled']);
-const reason = z.string().trim().min(1).max(2000);
+const reason = text({ min: 1, max: 2000 });
 
 export const taskCreate = z.strictObject({ workstream_id: id, title, status: status.optional(), status_reason: reason.optional() });
 export const taskPatch = nonEmpty(z.strictObject({ title: title.optional(), status: status.optional(), status_reason: reason.nullable().optional() }));
@@ -15,8 +15,13 @@ export function taskRoutes(api: Api): void {
     createAndGet(db, res, body),
   );
   api.add(
-    { method: 'get', path: '/tasks', summary: 'List tasks', tag, query: pageQuery.extend({ workstream_id: idText.optional(), status: status.optional() }) },
-    ({ query }, db) => listPage(db, res.select, [when(query.workstream_id, 't.workstream_id = $'), when(query.status, 't.status = $')], query),
+    {
+      method: 'get', path: '/tasks', summary: 'List tasks', tag,
+      query: pageQuery.extend({ workstream: idOrSlug.optional(), status: status.optional() }),
+      queryAliases: { workstream_id: 'workstream' },
+    },
+    ({ query }, db) =>
+      listPage(db, res.select, [byReference(query.workstream, 't.workstream_id', 'workstreams'), when(query.status, 't.status = $')], query),
   );
   api.add({ method: 'get', path: '/tasks/:id', summary: 'Get a task', tag, params: idParams }, ({ params }, db) =>
     getOne(db, res.select, 't.id', params.id, `task ${params.id}`),

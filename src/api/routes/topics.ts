@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, idOfSlug, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, slugParams, title, when } from '../common.ts';
+import { byReference, createAndGet, getOne, idOfSlug, idOrSlug, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, slugParams, title } from '../common.ts';
 
 const res = resource('topics', (from) => `SELECT t.*, d.slug AS domain_slug FROM ${from} t LEFT JOIN statehub.domains d ON d.id = t.domain_id`);
 
@@ -16,8 +16,8 @@ export function topicRoutes(api: Api): void {
       return createAndGet(q, res, { ...rest, domain_id });
     }),
   );
-  api.add({ method: 'get', path: '/topics', summary: 'List topics', tag, query: pageQuery.extend({ domain: slug.optional() }) }, ({ query }, db) =>
-    listPage(db, res.select, [when(query.domain, 'd.slug = $')], query),
+  api.add({ method: 'get', path: '/topics', summary: 'List topics', tag, query: pageQuery.extend({ domain: idOrSlug.optional() }) }, ({ query }, db) =>
+    listPage(db, res.select, [byReference(query.domain, 't.domain_id', 'domains')], query),
   );
   api.add({ method: 'get', path: '/topics/:slug', summary: 'Get a topic', tag, params: slugParams }, ({ params }, db) =>
     getOne(db, res.select, 't.slug', params.slug, `topic ${params.slug}`),

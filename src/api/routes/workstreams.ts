@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { createAndGet, getOne, id, idOrSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, title, when } from '../common.ts';
+import { byReference, createAndGet, getOne, id, idOrSlug, idParams, listPage, nonEmpty, pageQuery, patchAndGet, resource, slug, title, when } from '../common.ts';
 
 const res = resource('workstreams', (from) => `SELECT t.*, tp.slug AS topic_slug, r.slug AS repo_slug
                   FROM ${from} t
@@ -43,8 +43,8 @@ export function workstreamRoutes(api: Api): void {
         res.select,
         [
           when(query.status, 't.status = $'),
-          when(query.repo, typeof query.repo === 'number' ? 't.repo_id = $' : 'r.slug = $'),
-          when(query.topic, typeof query.topic === 'number' ? 't.topic_id = $' : 'tp.slug = $'),
+          byReference(query.repo, 't.repo_id', 'repos'),
+          byReference(query.topic, 't.topic_id', 'topics'),
         ],
         query,
       ),
