@@ -4,7 +4,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import winston from 'winston';
 import type { JetStreamClient } from 'nats';
-import { ConfigError, loadConfig, parseDuration, requireDatabaseUrl, type Config } from '../../config.ts';
+import { ConfigError, loadConfig, requireDatabaseUrl, type Config } from '../../config.ts';
+import { parseDuration } from '../../durations.ts';
 import { createDb, type Db } from '../../db.ts';
 import type { Logger } from '../../logger.ts';
 import { connectNats, NatsNotConfiguredError } from '../nats.ts';
