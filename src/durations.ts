@@ -35,3 +35,5 @@ export const POLL_INTERVAL_RANGE: DurationRange = { min: '100ms', max: '1h' };
 export const SHUTDOWN_TIMEOUT_RANGE: DurationRange = { min: '1s', max: '10m' };
 /** Also bounds `outbox prune --older-than`: the last hour's rows are what replay may still need. */
 export const RETENTION_RANGE: DurationRange = { min: '1h', max: '3650d' };
+/** How far back `replay --since` may reach; 0s (now) would select nothing. */
+export const SINCE_RANGE: DurationRange = { min: '1s', max: '3650d' };
