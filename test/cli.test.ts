@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { runCli, type CliResult } from './helpers/cli.ts';
+import { writeCredsFiles } from './helpers/creds.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { freePort } from './helpers/nats-server.ts';
 
@@ -131,6 +132,18 @@ describe('statehub CLI: usage, unknown flags, bad arguments', function () {
       expect(r.stderr, args.join(' ')).to.match(message);
       expect(r.stderr, args.join(' ')).to.include(`\n\nusage: statehub ${command} `);
       expect(r.stdout).to.equal('');
+    }
+    expect(await statehubSchemas()).to.deep.equal([]);
+  });
+
+  it('start with a malformed NATS_CREDS_FILE exits 2 with one line, before migrating', async function () {
+    const creds = writeCredsFiles();
+    try {
+      const r = await runCli(['start'], { ...env, NATS_CREDS_FILE: creds.malformed }, 15_000);
+      expect(r.code, describeRun(['start'], r)).to.equal(2);
+      expect(r.stderr).to.match(/^statehub: invalid configuration: NATS_CREDS_FILE: [^\n]+ is not a NATS \.creds file[^\n]*\n$/);
+    } finally {
+      creds.remove();
     }
     expect(await statehubSchemas()).to.deep.equal([]);
   });

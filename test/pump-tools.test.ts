@@ -11,6 +11,7 @@ import { prunePublished } from '../src/pump/tools/prune.ts';
 import { requeueFailed } from '../src/pump/tools/requeue.ts';
 import { outboxStatus } from '../src/pump/tools/status.ts';
 import { runCli, type CliResult } from './helpers/cli.ts';
+import { writeCredsFiles } from './helpers/creds.ts';
 import { useTestDatabase } from './helpers/database.ts';
 import { startNatsServer, type NatsServer } from './helpers/nats-server.ts';
 
@@ -292,6 +293,29 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
       expect(replayed.stderr).to.include('stored by a stream other than NO_SUCH_STREAM');
       expect(tailed.code, tailed.stderr).to.equal(1);
       expect(tailed.stderr).to.include('stream NO_SUCH_STREAM not found');
+      expect(await streamCount()).to.equal(0);
+    });
+  });
+
+  describe('a bad NATS_CREDS_FILE', function () {
+    it('stops replay and events tail with exit 2 and one line naming it, before they read or publish', async function () {
+      // replay reports a failed row on stdout as soon as it has read the outbox.
+      await seed([{ failed: 'set aside' }, { publishedAgo: 1000 }]);
+      const creds = writeCredsFiles();
+      try {
+        const results = await Promise.all([
+          cli(['replay', '--subject', COMPLETED], { NATS_CREDS_FILE: creds.malformed }),
+          cli(['replay', '--subject', COMPLETED], { NATS_CREDS_FILE: creds.missing }),
+          cli(['events', 'tail'], { NATS_CREDS_FILE: creds.malformed }),
+        ]);
+        for (const r of results) {
+          expect(r.code, r.stderr).to.equal(2);
+          expect(r.stderr).to.match(/^statehub: invalid configuration: NATS_CREDS_FILE: [^\n]+\n$/);
+          expect(r.stdout).to.equal('');
+        }
+      } finally {
+        creds.remove();
+      }
       expect(await streamCount()).to.equal(0);
     });
   });

@@ -42,7 +42,14 @@ function defineProgram(env: Env, exitWith: (code: number) => void): Command {
       'For a development machine: migrates, then serves the API and runs the pump in this process. ' +
         'With DATABASE_URL unset it first boots an embedded PostgreSQL (data in STATEHUB_DATA_DIR). Ctrl-C stops everything.',
     )
-    .action(runs(async (options) => (await import('./commands/start.ts')).run(options, env)));
+    .action(
+      runs(async (options) => {
+        // start.ts turns every start-up failure into exit 1; a bad NATS file is configuration (2).
+        const { loadConfig } = await import('../config.ts');
+        (await import('../pump/nats.ts')).readNatsFiles(loadConfig(env));
+        return (await import('./commands/start.ts')).run(options, env);
+      }),
+    );
 
   program
     .command('api')

@@ -1,6 +1,7 @@
 // statehub replay --from-id N | --since <time> | --subject S [--dry-run] [--new-ids]
 // src/cli/main.ts parses and checks the arguments (at least one filter).
 import { ConfigError } from '../../config.ts';
+import { readNatsFiles } from '../../pump/nats.ts';
 import { withDatabase, withJetStream } from '../../pump/tools/common.ts';
 import { countUndelivered, planReplay, replay, type ReplaySelection } from '../../pump/tools/replay.ts';
 
@@ -13,6 +14,8 @@ export interface ReplayCommandOptions {
 export async function run({ selection, dryRun, newIds }: ReplayCommandOptions, env: NodeJS.ProcessEnv): Promise<number> {
   return withDatabase(env, 'replay', async ({ db, config }) => {
     if (!dryRun && !config.NATS_URL) throw new ConfigError('invalid configuration: replay needs NATS_URL');
+    // Before the first query, so a bad credentials or TLS file stops replay before any work.
+    const natsFiles = dryRun ? undefined : readNatsFiles(config);
     const undelivered = await countUndelivered(db, selection);
     if (undelivered > 0) {
       process.stdout.write(`${undelivered} matching row(s) are pending or failed: left to the pump and \`outbox requeue\`\n`);
@@ -30,6 +33,7 @@ export async function run({ selection, dryRun, newIds }: ReplayCommandOptions, e
         batchSize: Math.min(config.PUMP_BATCH_SIZE, config.PUMP_MAX_IN_FLIGHT),
         newIds,
       }),
+      natsFiles,
     );
     for (const bad of result.invalid) process.stderr.write(`row ${bad.id} not published: ${bad.error}\n`);
     process.stdout.write(

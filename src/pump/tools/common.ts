@@ -6,7 +6,7 @@ import type { JetStreamClient } from 'nats';
 import { ConfigError, loadConfig, requireDatabaseUrl, type Config } from '../../config.ts';
 import { createDb, type Db } from '../../db.ts';
 import type { Logger } from '../../logger.ts';
-import { connectNats, NatsNotConfiguredError } from '../nats.ts';
+import { connectNats, NatsNotConfiguredError, type NatsFiles } from '../nats.ts';
 
 /** Like the shared logger, but every level goes to stderr: stdout carries the tool's result. */
 export function toolLogger(level: string, component: string): Logger {
@@ -37,11 +37,14 @@ export async function withDatabase<T>(env: NodeJS.ProcessEnv, component: string,
   }
 }
 
-/** Connects to NATS as configured, runs fn with JetStream, and always closes the connection. */
-export async function withJetStream<T>(config: Config, component: string, fn: (js: JetStreamClient) => Promise<T>): Promise<T> {
+/**
+ * Connects to NATS as configured, runs fn with JetStream, and always closes the connection.
+ * files: read earlier by the caller (readNatsFiles) to fail before other work; read here if not.
+ */
+export async function withJetStream<T>(config: Config, component: string, fn: (js: JetStreamClient) => Promise<T>, files?: NatsFiles): Promise<T> {
   let nc;
   try {
-    nc = await connectNats(config, `statehub ${component}`);
+    nc = await connectNats(config, `statehub ${component}`, files);
   } catch (err) {
     // For a tool, unset NATS_URL is bad configuration (exit 2), not a reason to idle.
     if (err instanceof NatsNotConfiguredError) throw new ConfigError(`invalid configuration: ${component} needs NATS_URL`);
