@@ -1,28 +1,20 @@
 // Configuration is a pure function of the environment: one zod schema, one line per key.
 // loadConfig never reads process.env itself, so tests pass whatever record they need.
 import { z } from 'zod';
+import { durationWithin, POLL_INTERVAL_RANGE, RETENTION_RANGE, SHUTDOWN_TIMEOUT_RANGE, type DurationRange } from './durations.ts';
 
 const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalText = z.string().trim().min(1).optional();
 
-const durationPattern = /^(\d+)\s*(ms|s|m|h|d)$/;
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Parses "500ms", "5s", "10m", "2h", "30d" into milliseconds; undefined when malformed. */
-export function parseDuration(text: string): number | undefined {
-  const m = durationPattern.exec(text.trim());
-  if (!m) return undefined;
-  return Number(m[1]) * durationUnits[m[2]!]!;
-}
-
-const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30d, 12h or 500ms, got "${text}"` });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = (range: DurationRange) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return durationWithin(text, range);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 const postgresUrl = z.string().refine(
   (s) => {
@@ -73,15 +65,15 @@ const schema = z.object({
   /** Publishes awaiting a JetStream ack at once. */
   PUMP_MAX_IN_FLIGHT: intIn(1, 10_000).default(256),
   /** Safety poll of the outbox when no notification arrives. */
-  PUMP_POLL_INTERVAL: duration.default(5000),
+  PUMP_POLL_INTERVAL: duration(POLL_INTERVAL_RANGE).default(5000),
   /** How long SIGTERM waits for in-flight acks before forcing exit. */
-  PUMP_SHUTDOWN_TIMEOUT: duration.default(10_000),
+  PUMP_SHUTDOWN_TIMEOUT: duration(SHUTDOWN_TIMEOUT_RANGE).default(10_000),
   /** Port of the pump's /healthz, /readyz and /metrics; 0 picks a free one. */
   PUMP_METRICS_PORT: intIn(0, 65535).default(9464),
   /** Address the pump's metrics endpoint binds to. */
   PUMP_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** Default age for `statehub outbox prune` (published rows only). */
-  OUTBOX_RETENTION: duration.default(30 * 86_400_000),
+  OUTBOX_RETENTION: duration(RETENTION_RANGE).default(30 * 86_400_000),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -2,7 +2,7 @@
 // only the rule's cancellations fire it, one event per task; a dry run changes nothing.
 import { expect } from 'chai';
 import { catalog } from '../src/events/catalog.ts';
-import { run as cleanupStaleTasks } from '../src/cli/commands/cleanup-stale-tasks.ts';
+import { main } from '../src/cli/main.ts';
 import { useTestDatabase } from './helpers/database.ts';
 
 interface Event {
@@ -132,7 +132,7 @@ describe('task.stale and the stale-task rule', () => {
       const write = process.stdout.write;
       process.stdout.write = ((chunk: string | Uint8Array) => ((out += String(chunk)), true)) as typeof process.stdout.write;
       try {
-        const code = await cleanupStaleTasks(args, { DATABASE_URL: t.url, LOG_LEVEL: 'error' });
+        const code = await main(['cleanup-stale-tasks', ...args], { DATABASE_URL: t.url, LOG_LEVEL: 'error' });
         return { code, out };
       } finally {
         process.stdout.write = write;

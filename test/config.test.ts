@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { CONFIG_KEYS, ConfigError, loadConfig, parseDuration, requireDatabaseUrl } from '../src/config.ts';
+import { CONFIG_KEYS, ConfigError, loadConfig, requireDatabaseUrl } from '../src/config.ts';
+import { parseDuration } from '../src/durations.ts';
 
 describe('config', () => {
   it('has defaults for everything but the connection URLs', () => {
@@ -36,6 +37,39 @@ describe('config', () => {
     expect(parseDuration('250ms')).to.equal(250);
     expect(parseDuration('2 h')).to.equal(7_200_000);
     expect(parseDuration('5 parsecs')).to.equal(undefined);
+  });
+
+  it('refuses durations that are not safe integers instead of rounding them', () => {
+    expect(parseDuration('9007199254740991ms')).to.equal(Number.MAX_SAFE_INTEGER);
+    expect(parseDuration('9007199254740993ms')).to.equal(undefined);
+    expect(parseDuration('99999999999d')).to.equal(undefined);
+    expect(parseDuration('1'.repeat(400) + 's')).to.equal(undefined);
+  });
+
+  // [key, smallest allowed, largest allowed, just below, just above, the range as the message says it]
+  const bounds: Array<[string, string, string, string, string, string]> = [
+    ['PUMP_POLL_INTERVAL', '100ms', '1h', '99ms', '3600001ms', 'from 100ms to 1h'],
+    ['PUMP_SHUTDOWN_TIMEOUT', '1s', '10m', '999ms', '601s', 'from 1s to 10m'],
+    ['OUTBOX_RETENTION', '1h', '3650d', '59m', '3651d', 'from 1h to 3650d'],
+  ];
+  for (const [key, min, max, below, above, range] of bounds) {
+    it(`${key} — accepts ${min} and ${max}, refuses ${below} and ${above} with one line naming the range`, () => {
+      const ms = (value: string) => (loadConfig({ [key]: value }) as Record<string, unknown>)[key];
+      expect(ms(min)).to.equal(parseDuration(min));
+      expect(ms(max)).to.equal(parseDuration(max));
+      for (const value of [below, above, '0s', '99999999999d']) {
+        expect(() => loadConfig({ [key]: value }), value).to.throw(
+          ConfigError,
+          new RegExp(`^invalid configuration: ${key}: expected a duration ${range} \\(units ms, s, m, h, d\\), got "${value}"$`),
+        );
+      }
+    });
+  }
+
+  it('the CLI exits 2 with one line for a duration past the timer limit (PUMP_POLL_INTERVAL=30d)', () => {
+    const r = spawnSync(process.execPath, ['bin/statehub.js', 'pump'], { env: { PATH: process.env.PATH, PUMP_POLL_INTERVAL: '30d' }, encoding: 'utf8' });
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.equal('statehub: invalid configuration: PUMP_POLL_INTERVAL: expected a duration from 100ms to 1h (units ms, s, m, h, d), got "30d"\n');
   });
 
   it('the CLI prints one line and exits 2 on bad config, without a stack trace', () => {

@@ -1,8 +1,9 @@
 // `statehub pump` as a child process, where signals matter: SIGKILL mid-backlog, failover
-// between two pumps, SIGTERM draining, no NATS configured, bad configuration.
+// between two pumps, SIGTERM draining, no NATS configured, bad configuration and credentials.
 import { expect } from 'chai';
 import { connect, type NatsConnection } from 'nats';
 import { useTestDatabase } from './helpers/database.ts';
+import { writeCredsFiles } from './helpers/creds.ts';
 import { startNatsServer, type NatsServer } from './helpers/nats-server.ts';
 import {
   countRows,
@@ -155,6 +156,21 @@ describe('pump process: crashes, failover and signals', function () {
     expect(p.output()).to.match(/NATS_URL is not set/);
     p.kill('SIGTERM');
     expect(await p.exited).to.equal(0);
+  });
+
+  it('a missing or malformed NATS_CREDS_FILE: exit 2 within seconds with one line naming it, no retrying', async function () {
+    const creds = writeCredsFiles();
+    try {
+      for (const file of [creds.missing, creds.malformed]) {
+        const p = pump({ NATS_CREDS_FILE: file });
+        const outcome = await Promise.race([p.exited, delay(5000).then(() => 'still running after 5 s')]);
+        expect(outcome, p.output()).to.equal(2);
+        expect(p.output().trim().split('\n'), p.output()).to.have.length(1);
+        expect(p.output()).to.match(/^statehub: invalid configuration: NATS_CREDS_FILE: /);
+      }
+    } finally {
+      creds.remove();
+    }
   });
 
   it('bad configuration: one line on stderr and exit code 2', async function () {

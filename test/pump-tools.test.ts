@@ -6,12 +6,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { connect, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { run as eventsCommand } from '../src/cli/commands/events.ts';
-import { run as outboxCommand } from '../src/cli/commands/outbox.ts';
-import { run as replayCommand } from '../src/cli/commands/replay.ts';
+import { main } from '../src/cli/main.ts';
 import { prunePublished } from '../src/pump/tools/prune.ts';
 import { requeueFailed } from '../src/pump/tools/requeue.ts';
 import { outboxStatus } from '../src/pump/tools/status.ts';
+import { runCli, type CliResult } from './helpers/cli.ts';
+import { writeCredsFiles } from './helpers/creds.ts';
 import { useTestDatabase } from './helpers/database.ts';
 import { startNatsServer, type NatsServer } from './helpers/nats-server.ts';
 
@@ -25,12 +25,6 @@ interface Seed {
   occurredAgo?: number;
   publishedAgo?: number;
   failed?: string;
-}
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
 }
 
 describe('pump tools (outbox status, requeue, prune, replay, events tail)', function () {
@@ -64,15 +58,7 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
   }
 
   function cli(args: string[], extraEnv: Record<string, string | undefined> = {}): Promise<CliResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['bin/statehub.js', ...args], { cwd: root, env: env(extraEnv) });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    return runCli(args, env(extraEnv));
   }
 
   function attributesFor(subject: string, n: number): Record<string, unknown> {
@@ -320,30 +306,53 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
     });
   });
 
+  describe('a bad NATS_CREDS_FILE', function () {
+    it('stops replay and events tail with exit 2 and one line naming it, before they read or publish', async function () {
+      // replay reports a failed row on stdout as soon as it has read the outbox.
+      await seed([{ failed: 'set aside' }, { publishedAgo: 1000 }]);
+      const creds = writeCredsFiles();
+      try {
+        const results = await Promise.all([
+          cli(['replay', '--subject', COMPLETED], { NATS_CREDS_FILE: creds.malformed }),
+          cli(['replay', '--subject', COMPLETED], { NATS_CREDS_FILE: creds.missing }),
+          cli(['events', 'tail'], { NATS_CREDS_FILE: creds.malformed }),
+        ]);
+        for (const r of results) {
+          expect(r.code, r.stderr).to.equal(2);
+          expect(r.stderr).to.match(/^statehub: invalid configuration: NATS_CREDS_FILE: [^\n]+\n$/);
+          expect(r.stdout).to.equal('');
+        }
+      } finally {
+        creds.remove();
+      }
+      expect(await streamCount()).to.equal(0);
+    });
+  });
+
   describe('bad arguments', function () {
     // Usage is checked before any connection is opened, so these run in-process (fast); the
     // spawned cases below check that the exit code really reaches the shell.
     it('exit 2 with a usage message, before touching the database or NATS', async function () {
-      const cases: Array<[(args: string[], env: NodeJS.ProcessEnv) => Promise<number>, string[]]> = [
-        [outboxCommand, []],
-        [outboxCommand, ['frobnicate']],
-        [outboxCommand, ['status', '--bogus']],
-        [outboxCommand, ['requeue']],
-        [outboxCommand, ['requeue', '--id', 'x']],
-        [outboxCommand, ['requeue', '--id', '1', '--all']],
-        [outboxCommand, ['prune', '--older-than', 'soon']],
-        [replayCommand, []],
-        [replayCommand, ['--since', 'yesterday']],
-        [replayCommand, ['--subject', 'Org Bad']],
-        [replayCommand, ['--from-id', '0']],
-        [eventsCommand, []],
-        [eventsCommand, ['tail', '--new', '--since-start']],
-        [eventsCommand, ['tail', 'a.>', 'b.>']],
+      const cases: string[][] = [
+        ['outbox'],
+        ['outbox', 'frobnicate'],
+        ['outbox', 'status', '--bogus'],
+        ['outbox', 'requeue'],
+        ['outbox', 'requeue', '--id', 'x'],
+        ['outbox', 'requeue', '--id', '1', '--all'],
+        ['outbox', 'prune', '--older-than', 'soon'],
+        ['replay'],
+        ['replay', '--since', 'yesterday'],
+        ['replay', '--subject', 'Org Bad'],
+        ['replay', '--from-id', '0'],
+        ['events'],
+        ['events', 'tail', '--new', '--since-start'],
+        ['events', 'tail', 'a.>', 'b.>'],
       ];
       // An unreachable database: a command that tried to connect would fail with 1, not 2.
       const unreachable = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', NATS_URL: 'nats://127.0.0.1:1' };
-      for (const [command, args] of cases) {
-        const { code, stderr, stdout } = await captured(() => command(args, unreachable));
+      for (const args of cases) {
+        const { code, stderr, stdout } = await captured(() => main(args, unreachable));
         expect(code, `${args.join(' ')}: ${stderr}`).to.equal(2);
         expect(stderr, args.join(' ')).to.match(/^statehub .*\n\nusage/s);
         expect(stdout, args.join(' ')).to.equal('');

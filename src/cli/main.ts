@@ -1,48 +1,212 @@
-// `statehub <command> [args]`: each command lives in src/cli/commands/<name>.ts and exports
-// run(args, env) resolving to the exit code. Loaded lazily so `statehub api` never loads NATS.
-import { ConfigError } from '../config.ts';
+// `statehub <command> [options]`: every command, its options and its usage text, on commander,
+// and the exit code: 0 done or help shown, 2 bad arguments or configuration (the usage or one
+// line on stderr), 1 anything else (one line). A command's module in src/cli/commands/ is
+// imported only when the command runs: `--help` and bad arguments touch nothing, and
+// `statehub api` never loads the NATS client. Arguments are checked here, before any module
+// loads; the modules get typed options and resolve to the exit code.
+import { Argument, Command, CommanderError, Option } from 'commander';
+import { RETENTION_RANGE } from '../durations.ts';
+import { durationIn, idList, positiveInt, since, subject, subjectFilter } from './arguments.ts';
 
-type Command = { run(args: string[], env: NodeJS.ProcessEnv): Promise<number> };
+type Env = NodeJS.ProcessEnv;
+/** Makes an action that runs a command body and keeps the exit code it resolves to. */
+type Runs = <A extends unknown[]>(body: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
 
-const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  start: { summary: 'migrate, then run the API and the pump (embedded PostgreSQL when DATABASE_URL is unset)', load: () => import('./commands/start.ts') },
-  api: { summary: 'serve the HTTP API', load: () => import('./commands/api.ts') },
-  migrate: { summary: 'apply migrations and sql/ definitions; `migrate down` reverts the last migration', load: () => import('./commands/migrate.ts') },
-  pump: { summary: 'publish captured events from the outbox to NATS JetStream', load: () => import('./commands/pump.ts') },
-  outbox: { summary: 'outbox status | requeue | prune --older-than 30d', load: () => import('./commands/outbox.ts') },
-  replay: { summary: 're-publish chosen outbox rows (--from-id, --since, --subject)', load: () => import('./commands/replay.ts') },
-  events: { summary: "events tail ['org.statehub.>']: print envelopes from the stream as they arrive", load: () => import('./commands/events.ts') },
-  'cleanup-stale-tasks': { summary: 'cancel open tasks of finished workstreams [--dry-run]', load: () => import('./commands/cleanup-stale-tasks.ts') },
-};
-
-function usage(): string {
-  const width = Math.max(...Object.keys(commands).map((c) => c.length));
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: statehub <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
-}
-
-async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
-  if (!name || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(usage());
-    return name ? 0 : 2;
-  }
-  const command = commands[name];
-  if (!command) {
-    process.stderr.write(`statehub: unknown command "${name}"\n\n${usage()}`);
-    return 2;
-  }
-  return (await command.load()).run(args, process.env);
-}
-
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`statehub: ${err.message}\n`);
-    process.exitCode = 2;
-  } else {
+export async function main(argv: string[], env: Env): Promise<number> {
+  let code = 0;
+  const program = defineProgram(env, (c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    // commander has printed the help, or the message and the usage; it says 1 for the latter.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     process.stderr.write(`statehub: ${(err as Error).message}\n`);
-    process.exitCode = 1;
+    // Imported here: the schema (zod) is the slowest import, and usage and help never need it.
+    const { ConfigError } = await import('../config.ts');
+    return err instanceof ConfigError ? 2 : 1;
   }
+}
+
+function defineProgram(env: Env, exitWith: (code: number) => void): Command {
+  const runs: Runs = (body) => async (...args) => exitWith(await body(...args));
+
+  const program = new Command('statehub')
+    .description('state-hub: the read model for cross-domain work state, and the pump that publishes its events to NATS JetStream.')
+    .addHelpText('after', '\nConfiguration comes from environment variables (README, "Configuration").\nExit codes: 0 done, 1 failed, 2 bad arguments or configuration.');
+
+  program
+    .command('start')
+    .summary('migrate, then run the API and the pump (embedded PostgreSQL when DATABASE_URL is unset)')
+    .description(
+      'For a development machine: migrates, then serves the API and runs the pump in this process. ' +
+        'With DATABASE_URL unset it first boots an embedded PostgreSQL (data in STATEHUB_DATA_DIR). Ctrl-C stops everything.',
+    )
+    .action(
+      runs(async (options) => {
+        // start.ts turns every start-up failure into exit 1; a bad NATS file is configuration (2).
+        const { loadConfig } = await import('../config.ts');
+        (await import('../pump/nats.ts')).readNatsFiles(loadConfig(env));
+        return (await import('./commands/start.ts')).run(options, env);
+      }),
+    );
+
+  program
+    .command('api')
+    .summary('serve the HTTP API')
+    .description('Serves the HTTP API on HOST:PORT against DATABASE_URL until SIGINT or SIGTERM.')
+    .action(runs(async (options) => (await import('./commands/api.ts')).run(options, env)));
+
+  program
+    .command('migrate')
+    .summary('apply migrations and sql/ definitions; `migrate down` reverts the last migration')
+    .description(
+      'up (the default) applies the pending migrations in migrations/ and re-applies the definitions in ' +
+        'sql/ when they changed; down reverts the last migration, or --count of them. Needs DATABASE_URL.',
+    )
+    .addArgument(new Argument('[direction]', 'up or down').choices(['up', 'down']).default('up'))
+    .option('--count <N>', 'how many migrations (default: every pending one up, one down)', positiveInt)
+    .action(runs(async (direction: 'up' | 'down', options) => (await import('./commands/migrate.ts')).run({ direction, ...options }, env)));
+
+  program
+    .command('pump')
+    .summary('publish captured events from the outbox to NATS JetStream')
+    .description(
+      'Publishes captured events from the outbox to NATS JetStream until SIGTERM (docs/operations.md). ' +
+        'Needs DATABASE_URL; without NATS_URL it stays up, publishes nothing, and events wait in the outbox.',
+    )
+    .action(runs(async (options) => (await import('./commands/pump.ts')).run(options, env)));
+
+  program.addCommand(outboxCommand(runs, env));
+  program.addCommand(replayCommand(runs, env));
+  program.addCommand(eventsCommand(runs, env));
+
+  program
+    .command('cleanup-stale-tasks')
+    .summary('cancel open tasks of finished workstreams [--dry-run]')
+    .description(
+      'Runs the stale-task rule (statehub.cancel_stale_tasks, sql/240): cancels the open tasks of ' +
+        'completed and cancelled workstreams, one task.stale event each, and prints what it cancelled. Needs DATABASE_URL.',
+    )
+    .option('--dry-run', 'print what it would cancel; change nothing')
+    .action(runs(async (options: { dryRun?: true }) => (await import('./commands/cleanup-stale-tasks.ts')).run({ dryRun: options.dryRun === true }, env)));
+
+  requireSubcommand(program, 'command');
+  configure(program, 'statehub');
+  return program;
+}
+
+function outboxCommand(runs: Runs, env: Env): Command {
+  const outbox = new Command('outbox')
+    .summary('outbox status | requeue | prune: backlog, failed rows, retention')
+    .description('Operating tools for statehub.outbox. Need DATABASE_URL (the pump\'s database role is enough).');
+  const load = () => import('./commands/outbox.ts');
+
+  outbox
+    .command('status')
+    .summary('pending rows (backlog) and the age of the oldest, failed rows, the last published row')
+    .description('Pending rows (backlog) and the age and id of the oldest, failed rows, and the last published row.')
+    .option('--json', 'print one JSON object instead of text')
+    .action(runs(async (options: { json?: true }) => (await load()).status({ json: options.json === true }, env)));
+
+  outbox
+    .command('requeue')
+    .summary('clears failed_at and last_error of failed rows so the pump retries them')
+    .description('Clears failed_at and last_error of failed rows so the pump retries them. Asking for one of the two options keeps a bare `requeue` from retrying everything by accident.')
+    .option('--id <N>', 'a failed row to requeue (repeatable)', idList)
+    .option('--all', 'every failed row')
+    .action(
+      runs(async (options: { id?: number[]; all?: true }, cmd: Command) => {
+        if ((options.id ?? []).length > 0 === (options.all === true)) cmd.error('give either --id N (repeatable) or --all');
+        return (await load()).requeue(options.all ? { all: true } : { ids: options.id! }, env);
+      }),
+    );
+
+  outbox
+    .command('prune')
+    .summary('deletes rows published longer ago than the age (default OUTBOX_RETENTION)')
+    .description('Deletes rows published longer ago than the age (default OUTBOX_RETENTION); pending and failed rows are never deleted.')
+    .option('--older-than <AGE>', `a duration from ${RETENTION_RANGE.min} to ${RETENTION_RANGE.max}, e.g. 30d`, durationIn(RETENTION_RANGE))
+    .action(runs(async (options) => (await load()).prune(options, env)));
+
+  return requireSubcommand(outbox, 'subcommand');
+}
+
+function replayCommand(runs: Runs, env: Env): Command {
+  return new Command('replay')
+    .summary('re-publish chosen outbox rows (--from-id, --since, --subject)')
+    .usage('(--from-id N | --since TIME | --subject S)... [--dry-run] [--new-ids]')
+    .description(
+      'Re-publishes already published outbox rows to the JetStream stream STREAM_NAME (needs NATS_URL). ' +
+        'Filters combine (AND); at least one is required. Pending and failed rows are left to the pump ' +
+        '(see `statehub outbox requeue`). published_at and stream_seq keep recording the original publish.',
+    )
+    .option('--from-id <N>', 'rows with id >= N', positiveInt)
+    .option('--since <TIME>', 'rows that occurred at or after TIME: ISO (2025-01-31T09:00:00Z) or a duration back from now (2h)', (t) => since(t))
+    .option('--subject <S>', 'one subject, or a pattern with * and a final > (org.statehub.task.*)', subject)
+    .option('--dry-run', 'count what would be published; no NATS connection')
+    .option('--new-ids', 'publish even events JetStream has seen recently (see below)')
+    .addHelpText(
+      'after',
+      '\nEach event is published with its event id as Nats-Msg-Id. JetStream silently drops a message whose\n' +
+        'Nats-Msg-Id it stored inside the stream\'s duplicate window (2 minutes by default); replay counts\n' +
+        'those as "dropped as duplicates". With --new-ids the Nats-Msg-Id becomes <event id>:replay:<time of\n' +
+        'this run>, so JetStream stores them again. The envelope\'s "id" stays the event id: consumers that\n' +
+        'dedup on it still recognise the copy, and those that do not will process the event twice.',
+    )
+    .action(
+      runs(async (options: { fromId?: number; since?: Date; subject?: string; dryRun?: true; newIds?: true }, cmd: Command) => {
+        const { dryRun, newIds, ...selection } = options;
+        if (Object.keys(selection).length === 0) cmd.error('choose the rows with --from-id, --since or --subject');
+        return (await import('./commands/replay.ts')).run({ selection, dryRun: dryRun === true, newIds: newIds === true }, env);
+      }),
+    );
+}
+
+function eventsCommand(runs: Runs, env: Env): Command {
+  const events = new Command('events')
+    .summary("events tail ['org.statehub.>']: print envelopes from the stream as they arrive")
+    .description('Reads the JetStream stream STREAM_NAME without changing anything on the server. Needs NATS_URL.');
+  events
+    .command('tail')
+    .summary('print envelopes from the stream as they arrive')
+    .description(
+      "Prints each message of the JetStream stream STREAM_NAME whose subject matches SUBJECT as one JSON " +
+        'line on stdout, as it arrives, until Ctrl-C (exit 0). Uses an ephemeral ordered consumer: it acks ' +
+        'nothing and leaves no consumer behind. Needs NATS_URL.',
+    )
+    .addArgument(new Argument('[SUBJECT]', 'subject filter').default('org.statehub.>').argParser(subjectFilter))
+    .addOption(new Option('--new', 'only messages that arrive from now on (default)').conflicts('sinceStart'))
+    .addOption(new Option('--since-start', 'everything still in the stream first, then new messages'))
+    .action(
+      runs(async (filter: string, options: { sinceStart?: boolean }) =>
+        (await import('./commands/events.ts')).tail({ filter, from: options.sinceStart ? 'start' : 'new' }, env),
+      ),
+    );
+  return requireSubcommand(events, 'subcommand');
+}
+
+/**
+ * Without this, commander answers a bare group (`statehub outbox`) with the usage alone; with it
+ * the user also reads why. Call it once the group's subcommands exist, or they inherit
+ * allowExcessArguments; helpCommand(true) because a group with an action loses `help [command]`.
+ */
+function requireSubcommand(group: Command, noun: string): Command {
+  return group
+    .helpCommand(true)
+    .allowExcessArguments()
+    .action((_options, cmd: Command) => {
+      const [name] = cmd.args;
+      cmd.error(name ? `unknown ${noun} "${name}"` : `a ${noun} is required`);
+    });
+}
+
+/** The same habits on every command: errors as `statehub <command>: <why>` then the usage, no process.exit. */
+function configure(cmd: Command, path: string): void {
+  cmd
+    .exitOverride()
+    .showHelpAfterError()
+    .configureHelp({ styleTitle: (title) => title.toLowerCase() })
+    .configureOutput({ outputError: (text, write) => write(`${path}: ${text.replace(/^error: /, '')}`) });
+  for (const sub of cmd.commands) configure(sub, `${path} ${sub.name()}`);
 }

@@ -4,7 +4,7 @@ import type { JetStreamClient, NatsConnection } from 'nats';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { Backoff, HealthLog, describe, sleep } from './backoff.ts';
-import { connectNats, redactServers } from './nats.ts';
+import { connectNats, redactServers, type NatsFiles } from './nats.ts';
 import { ensureStream, StreamConfigError } from './stream.ts';
 
 export interface JetStreamLinkEvents {
@@ -25,6 +25,8 @@ export class JetStreamLink {
 
   constructor(
     private readonly config: Config,
+    /** Read once by the caller (readNatsFiles): a file problem fails the start, not each attempt. */
+    private readonly files: NatsFiles,
     private readonly log: Logger,
     private readonly events: JetStreamLinkEvents,
   ) {
@@ -58,7 +60,7 @@ export class JetStreamLink {
   /** One connect + ensure; false when it should be retried. Throws only StreamConfigError. */
   private async attempt(): Promise<boolean> {
     try {
-      const nc = this.nc ?? (await connectNats(this.config, 'statehub-pump'));
+      const nc = this.nc ?? (await connectNats(this.config, 'statehub-pump', this.files));
       if (this.stopping.signal.aborted) {
         await nc.close();
         return true;

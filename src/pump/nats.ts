@@ -2,20 +2,66 @@
 // (outbox replay, events tail). The only module that knows how credentials map to nats.js.
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
-import type { Config } from '../config.ts';
+import { ConfigError, type Config } from '../config.ts';
 
 /** NATS_URL is unset: the caller decides whether that is fatal (the pump idles, tools refuse). */
 export class NatsNotConfiguredError extends Error {
   override name = 'NatsNotConfiguredError';
 }
 
-/** The initial connect failed (server down, auth refused, TLS files unreadable). */
+/** The initial connect failed (server down, auth refused, TLS handshake failed). */
 export class NatsConnectError extends Error {
   override name = 'NatsConnectError';
 }
 
-/** Connection options for Config; reconnects forever, as a daemon must. */
-export function natsOptions(config: Config, name = 'statehub'): ConnectionOptions {
+/** The contents of the files Config names, read and checked once at start. */
+export interface NatsFiles {
+  creds?: Uint8Array;
+  /** PEM text. */
+  tls?: { ca?: string; cert?: string; key?: string };
+}
+
+const TLS_FILES = { ca: 'NATS_TLS_CA', cert: 'NATS_TLS_CERT', key: 'NATS_TLS_KEY' } as const;
+
+/**
+ * Reads NATS_CREDS_FILE and NATS_TLS_* now: a missing, unreadable or malformed file is bad
+ * configuration (ConfigError, exit 2) at start, not a connect attempt retried forever.
+ */
+export function readNatsFiles(config: Config): NatsFiles {
+  const files: NatsFiles = {};
+  if (config.NATS_CREDS_FILE) files.creds = readCreds(config.NATS_CREDS_FILE);
+  const tls = Object.entries(TLS_FILES).flatMap(([field, key]) => {
+    const file = config[key];
+    return file ? [[field, readConfiguredFile(key, file).toString('utf8')]] : [];
+  });
+  if (tls.length > 0) files.tls = Object.fromEntries(tls);
+  return files;
+}
+
+function readConfiguredFile(key: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError(`invalid configuration: ${key}: cannot read ${file}: ${why}`);
+  }
+}
+
+function readCreds(file: string): Uint8Array {
+  const creds = readConfiguredFile('NATS_CREDS_FILE', file);
+  try {
+    // nats.js parses the file only when a server sends its nonce: sign a test nonce now.
+    const { jwt } = credsAuthenticator(creds)('statehub-check') as { jwt?: string };
+    if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(jwt ?? '')) throw new Error('its JWT block holds no JWT');
+  } catch (err) {
+    const why = (err as { code?: string }).code === 'BAD_CREDS' ? 'no JWT and seed blocks found' : (err as Error).message;
+    throw new ConfigError(`invalid configuration: NATS_CREDS_FILE: ${file} is not a NATS .creds file (a user JWT and an nkey seed): ${why}`);
+  }
+  return creds;
+}
+
+/** Connection options for Config and its files; reconnects forever, as a daemon must. */
+export function natsOptions(config: Config, files: NatsFiles, name = 'statehub'): ConnectionOptions {
   if (!config.NATS_URL) throw new NatsNotConfiguredError('NATS_URL is not set');
   const options: ConnectionOptions = {
     servers: config.NATS_URL.split(',').map((s) => s.trim()),
@@ -27,32 +73,18 @@ export function natsOptions(config: Config, name = 'statehub'): ConnectionOption
   if (config.NATS_USER) options.user = config.NATS_USER;
   if (config.NATS_PASSWORD) options.pass = config.NATS_PASSWORD;
   if (config.NATS_TOKEN) options.token = config.NATS_TOKEN;
-  if (config.NATS_CREDS_FILE) {
-    // Read once here so a missing file is a clear startup error, not a reconnect loop.
-    options.authenticator = credsAuthenticator(readFileSync(config.NATS_CREDS_FILE));
-  }
-  if (config.NATS_TLS_CA || config.NATS_TLS_CERT || config.NATS_TLS_KEY) {
-    options.tls = {
-      ...(config.NATS_TLS_CA ? { caFile: config.NATS_TLS_CA } : {}),
-      ...(config.NATS_TLS_CERT ? { certFile: config.NATS_TLS_CERT } : {}),
-      ...(config.NATS_TLS_KEY ? { keyFile: config.NATS_TLS_KEY } : {}),
-    };
-  }
+  if (files.creds) options.authenticator = credsAuthenticator(files.creds);
+  if (files.tls) options.tls = { ...files.tls };
   return options;
 }
 
 /**
- * Connects to NATS as configured. Throws NatsNotConfiguredError when NATS_URL is unset and
- * NatsConnectError (with the client's error as cause) when the first connect fails.
+ * Connects to NATS as configured. Throws NatsNotConfiguredError when NATS_URL is unset,
+ * ConfigError for a bad credentials or TLS file, and NatsConnectError (with the client's error
+ * as cause) when the first connect fails.
  */
-export async function connectNats(config: Config, name = 'statehub'): Promise<NatsConnection> {
-  let options: ConnectionOptions;
-  try {
-    options = natsOptions(config, name);
-  } catch (err) {
-    if (err instanceof NatsNotConfiguredError) throw err;
-    throw new NatsConnectError(`cannot prepare NATS credentials: ${(err as Error).message}`, { cause: err });
-  }
+export async function connectNats(config: Config, name = 'statehub', files = readNatsFiles(config)): Promise<NatsConnection> {
+  const options = natsOptions(config, files, name);
   try {
     return await connect(options);
   } catch (err) {

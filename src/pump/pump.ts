@@ -9,6 +9,7 @@ import { LeaderElection } from './leader.ts';
 import { OutboxListener } from './listener.ts';
 import { PumpLoop } from './loop.ts';
 import { PumpMetrics, startMetricsServer, type Readiness } from './metrics.ts';
+import { readNatsFiles } from './nats.ts';
 import { backlog, setDraining } from './outbox.ts';
 
 /** The pump cannot start: database unreachable or not migrated, metrics port taken. */
@@ -37,6 +38,8 @@ export interface PumpHandle {
 
 export async function startPump(config: Config, log: Logger, options: PumpOptions = {}): Promise<PumpHandle> {
   const url = requireDatabaseUrl(config);
+  // Before any connection: a bad credentials or TLS file is a ConfigError (exit 2).
+  const natsFiles = readNatsFiles(config);
   // Bookkeeping commits need not wait for the disk: a mark lost in a crash only re-publishes
   // rows that JetStream drops as duplicates, and the writers keep the fsyncs to themselves.
   const db = createDb({ connectionString: url, max: 4, applicationName: 'statehub-pump', statementTimeoutMs: 30_000, asyncCommit: true }, log);
@@ -54,7 +57,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   if (!natsConfigured) log.warn('NATS_URL is not set: the pump publishes nothing and events wait in the outbox');
 
   const link = natsConfigured
-    ? new JetStreamLink(config, log, {
+    ? new JetStreamLink(config, natsFiles, log, {
         onUsable: () => (loop.wake(), maybeReady()),
         onFatal: (err) => {
           fatal ??= err;

@@ -5,7 +5,7 @@ import { createLogger } from '../../logger.ts';
 import { listenApi } from '../../api/server.ts';
 import { handleSignals } from '../../shutdown.ts';
 
-export async function run(_args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL, { component: 'api' });
   const db = createDb({ connectionString: requireDatabaseUrl(config), max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: 30_000 }, log);

@@ -1,7 +1,6 @@
 // statehub cleanup-stale-tasks [--dry-run]
 // Runs the stale-task rule (statehub.cancel_stale_tasks, sql/240) and prints what it
 // cancelled, or with --dry-run what it would cancel. The rule and its events live in SQL.
-import { parseArgs } from 'node:util';
 import { loadConfig, requireDatabaseUrl } from '../../config.ts';
 import { createDb } from '../../db.ts';
 import { createLogger } from '../../logger.ts';
@@ -14,14 +13,7 @@ interface StaleTask {
   task_status_before: string;
 }
 
-export async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let dryRun: boolean;
-  try {
-    dryRun = parseArgs({ args, options: { 'dry-run': { type: 'boolean', default: false } } }).values['dry-run'];
-  } catch (err) {
-    process.stderr.write(`statehub cleanup-stale-tasks: ${(err as Error).message}\nusage: statehub cleanup-stale-tasks [--dry-run]\n`);
-    return 2;
-  }
+export async function run({ dryRun }: { dryRun: boolean }, env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL, { component: 'cleanup-stale-tasks' });
   const db = createDb({ connectionString: requireDatabaseUrl(config), max: 1, applicationName: 'statehub-cleanup' }, log);

@@ -5,7 +5,7 @@ import { startPump } from '../../pump/index.ts';
 import { notifySystemdReady } from '../../pump/readiness.ts';
 import { handleSignals } from '../../shutdown.ts';
 
-export async function run(_args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadConfig(env);
   requireDatabaseUrl(config);
   const log = createLogger(config.LOG_LEVEL, { service: 'statehub-pump', pid: process.pid });

@@ -8,7 +8,7 @@ import { migrate } from '../../migrate.ts';
 import { listenApi } from '../../api/server.ts';
 import { handleSignals, type Step } from '../../shutdown.ts';
 
-export async function run(_args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL, { component: 'start' });
   const steps: Step[] = [];

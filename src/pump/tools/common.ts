@@ -1,18 +1,12 @@
-// What the pump's operating tools share: usage errors (exit 2), a stderr logger, and the
-// database and NATS connections opened from Config. Tool results go to stdout and nothing else
-// does, so `--json` and `events tail` output can be piped.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+// What the pump's operating tools share: a stderr logger, and the database and NATS connections
+// opened from Config. Tool results go to stdout and nothing else does, so `--json` and
+// `events tail` output can be piped.
 import winston from 'winston';
 import type { JetStreamClient } from 'nats';
-import { ConfigError, loadConfig, parseDuration, requireDatabaseUrl, type Config } from '../../config.ts';
+import { ConfigError, loadConfig, requireDatabaseUrl, type Config } from '../../config.ts';
 import { createDb, type Db } from '../../db.ts';
 import type { Logger } from '../../logger.ts';
-import { connectNats, NatsNotConfiguredError } from '../nats.ts';
-
-/** A bad command line: the CLI prints the message and the usage and exits 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { connectNats, NatsNotConfiguredError, type NatsFiles } from '../nats.ts';
 
 /** Like the shared logger, but every level goes to stderr: stdout carries the tool's result. */
 export function toolLogger(level: string, component: string): Logger {
@@ -43,11 +37,14 @@ export async function withDatabase<T>(env: NodeJS.ProcessEnv, component: string,
   }
 }
 
-/** Connects to NATS as configured, runs fn with JetStream, and always closes the connection. */
-export async function withJetStream<T>(config: Config, component: string, fn: (js: JetStreamClient) => Promise<T>): Promise<T> {
+/**
+ * Connects to NATS as configured, runs fn with JetStream, and always closes the connection.
+ * files: read earlier by the caller (readNatsFiles) to fail before other work; read here if not.
+ */
+export async function withJetStream<T>(config: Config, component: string, fn: (js: JetStreamClient) => Promise<T>, files?: NatsFiles): Promise<T> {
   let nc;
   try {
-    nc = await connectNats(config, `statehub ${component}`);
+    nc = await connectNats(config, `statehub ${component}`, files);
   } catch (err) {
     // For a tool, unset NATS_URL is bad configuration (exit 2), not a reason to idle.
     if (err instanceof NatsNotConfiguredError) throw new ConfigError(`invalid configuration: ${component} needs NATS_URL`);
@@ -74,34 +71,6 @@ function explainStreamError(err: unknown, stream: string): unknown {
   return err;
 }
 
-/** A duration such as 30d or 2h in milliseconds, or a UsageError naming the option. */
-export function durationArg(option: string, text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new UsageError(`${option} expects a duration such as 30d, 12h or 90m, got "${text}"`);
-  return ms;
-}
-
-/** A positive whole number (an outbox id), or a UsageError naming the option. */
-export function idArg(option: string, text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`${option} expects a positive outbox id, got "${text}"`);
-  }
-  return n;
-}
-
-/** `--since` accepts an ISO timestamp or a duration counted back from now. */
-export function sinceArg(text: string, now = new Date()): Date {
-  const ms = parseDuration(text);
-  if (ms !== undefined) return new Date(now.getTime() - ms);
-  // Date.parse accepts too much ("1", "May"); require an ISO date at least.
-  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
-    const t = Date.parse(text);
-    if (!Number.isNaN(t)) return new Date(t);
-  }
-  throw new UsageError(`--since expects an ISO time (2025-01-31T09:00:00Z) or a duration (2h, 30m), got "${text}"`);
-}
-
 /** "3d 4h", "12m 5s", "800ms": an age for people. */
 export function formatAge(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
@@ -118,28 +87,4 @@ export function formatAge(ms: number): string {
     .filter(([n]) => n > 0)
     .map(([n, u]) => `${n}${u}`)
     .join(' ');
-}
-
-/** node:util parseArgs, with its complaints (unknown option, missing value) as UsageErrors. */
-export function parseToolArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs(config);
-  } catch (err) {
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
-    throw err;
-  }
-}
-
-/**
- * Runs a command body; a UsageError prints the message and the usage to stderr and gives exit
- * code 2. Other errors reach the dispatcher (ConfigError: 2, anything else: 1).
- */
-export async function withUsage(command: string, usage: string, body: () => Promise<number>): Promise<number> {
-  try {
-    return await body();
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`statehub ${command}: ${err.message}\n\n${usage}`);
-    return 2;
-  }
 }

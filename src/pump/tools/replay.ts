@@ -5,7 +5,7 @@
 import type { JetStreamClient } from 'nats';
 import type { Queryable } from '../../db.ts';
 import { CatalogError, toEnvelope } from '../../events/catalog.ts';
-import { UsageError } from './common.ts';
+import { subjectPattern } from './subject-pattern.ts';
 
 export interface ReplaySelection {
   fromId?: number;
@@ -42,18 +42,6 @@ interface Row {
   subject: string;
   attributes: unknown;
   occurred_at: Date;
-}
-
-/** `org.statehub.task.*` or `org.statehub.>` as a regular expression over the subject column. */
-export function subjectPattern(subject: string): string {
-  if (!/^[a-z0-9_*]+(\.[a-z0-9_*]+)*(\.>)?$|^>$/.test(subject)) {
-    throw new UsageError(`--subject expects a subject such as org.statehub.task.stale (* and a final > allowed), got "${subject}"`);
-  }
-  const body = subject
-    .split('.')
-    .map((t) => (t === '*' ? '[^.]+' : t === '>' ? '.+' : t))
-    .join('\\.');
-  return `^${body}$`;
 }
 
 function where(sel: ReplaySelection): { sql: string; params: unknown[] } {
