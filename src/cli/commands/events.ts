@@ -1,7 +1,9 @@
 // statehub events tail [subject filter] [--since-start | --new]
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseToolArgs, toolLogger, UsageError, withJetStream, withUsage } from '../../pump/tools/common.ts';
 import { tailEvents } from '../../pump/tools/tail.ts';
 import { loadConfig } from '../../config.ts';
+import { handleSignals } from '../../shutdown.ts';
 
 const usage = `usage: statehub events tail [SUBJECT] [--since-start | --new]
 
@@ -37,29 +39,25 @@ export async function run(args: string[], env: NodeJS.ProcessEnv): Promise<numbe
     const config = loadConfig(env);
     const log = toolLogger(config.LOG_LEVEL, 'events tail');
     const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      await withJetStream(config, 'events tail', (js) =>
-        tailEvents(
-          js,
-          {
-            stream: config.STREAM_NAME,
-            filter,
-            from: values['since-start'] ? 'start' : 'new',
-            write: (line) => process.stdout.write(`${line}\n`),
-            warn: (text) => log.warn(text),
-            // On stderr so stdout stays pure JSON lines; scripts (and the tests) wait for it.
-            ready: () => process.stderr.write(`tailing ${config.STREAM_NAME} ${filter}\n`),
-          },
-          stop.signal,
-        ),
-      );
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    const tail = withJetStream(config, 'events tail', (js) =>
+      tailEvents(
+        js,
+        {
+          stream: config.STREAM_NAME,
+          filter,
+          from: values['since-start'] ? 'start' : 'new',
+          write: (line) => process.stdout.write(`${line}\n`),
+          warn: (text) => log.warn(text),
+          // On stderr so stdout stays pure JSON lines; scripts (and the tests) wait for it.
+          ready: () => process.stderr.write(`tailing ${config.STREAM_NAME} ${filter}\n`),
+        },
+        stop.signal,
+      ),
+    );
+    // The first Ctrl-C ends the process (exit 0) after at most a moment's wait for the consumer
+    // and the connection to close, even when nats.js still has a retry timer pending.
+    handleSignals(log, 5_000, [{ name: 'events tail', run: () => (stop.abort(), Promise.race([tail.catch(() => undefined), delay(2_000)])) }]);
+    await tail;
     return 0;
   });
 }
