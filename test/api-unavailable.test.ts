@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createDb, type Db } from '../src/db.ts';
-import { freePort } from '../src/embedded.ts';
+import { freePort } from '../src/server-process.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { RunningApi } from '../src/api/server.ts';
 import { startTestApi, type Client } from './helpers/http.ts';
