@@ -8,14 +8,13 @@ export type Step = { name: string; run: () => Promise<unknown> };
 export function handleSignals(log: Logger, timeoutMs: number, steps: Step[], onDone: (code: number) => void = (c) => process.exit(c)) {
   let stopping: Promise<void> | undefined;
 
-  /** Runs the shutdown once; `failed` makes the exit code 1 (e.g. a start-up failure). */
-  const shutdown = (signal: string, failed = false) => {
-    if (stopping) {
-      log.warn('second signal: exiting now', { signal });
-      onDone(1);
-      return stopping;
-    }
-    log.info('shutting down', { signal });
+  /**
+   * Runs the shutdown once; `failed` makes the exit code 1 (e.g. a start-up failure). Called
+   * again while it runs (a start that the shutdown interrupted fails), it just waits.
+   */
+  const shutdown = (reason: string, failed = false) => {
+    if (stopping) return stopping;
+    log.info('shutting down', { signal: reason });
     const timer = setTimeout(() => {
       log.error('shutdown timed out: exiting now', { timeoutMs });
       onDone(1);
@@ -28,7 +27,7 @@ export function handleSignals(log: Logger, timeoutMs: number, steps: Step[], onD
           await step.run();
         } catch (err) {
           code = 1;
-          log.error('shutdown step failed', { step: step.name, error: (err as Error).message });
+          log.error('shutdown step failed', { step: step.name, error: err instanceof Error ? err.message : String(err) });
         }
       }
       clearTimeout(timer);
@@ -38,7 +37,12 @@ export function handleSignals(log: Logger, timeoutMs: number, steps: Step[], onD
     return stopping;
   };
 
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  const onSignal = (signal: string) => {
+    if (!stopping) return void shutdown(signal);
+    log.warn('second signal: exiting now', { signal });
+    onDone(1);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   return shutdown;
 }

@@ -2,6 +2,7 @@
 // seeded with plain INSERTs, so these tests do not depend on the capture triggers. The CLI runs
 // as a child process wherever its output or exit code is the behaviour under test.
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
@@ -288,6 +289,38 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
         child.kill('SIGINT');
       }
       expect(await exited, stderr).to.equal(0);
+    });
+    it('--since-start prints the messages already in the stream, then new ones, and the first SIGINT ends it within 2 s with exit 0', async function () {
+      const envelope = (n: number) => ({
+        id: randomUUID(),
+        type: COMPLETED,
+        version: '1.0',
+        timestamp: new Date().toISOString(),
+        publisher: 'the-custodian/state-hub',
+        attributes: attributesFor(COMPLETED, n),
+      });
+      const sent = [envelope(1), envelope(2), envelope(3)];
+      for (const e of sent.slice(0, 2)) await js.publish(COMPLETED, JSON.stringify(e), { msgID: e.id });
+
+      const child = spawn(process.execPath, ['bin/statehub.js', 'events', 'tail', '--since-start'], { cwd: root, env: env() });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const lines = () => stdout.split('\n').filter(Boolean);
+      let stopAsked = 0;
+      try {
+        await until(() => lines().length >= 2, () => `the stored messages never came: ${stdout} ${stderr}`);
+        await js.publish(COMPLETED, JSON.stringify(sent[2]), { msgID: sent[2]!.id });
+        await until(() => lines().length >= 3, () => `the new message never came: ${stdout} ${stderr}`);
+        expect(lines().map((l) => JSON.parse(l))).to.deep.equal(sent);
+      } finally {
+        stopAsked = Date.now();
+        child.kill('SIGINT');
+      }
+      expect(await exited, stderr).to.equal(0);
+      expect(Date.now() - stopAsked).to.be.below(2000);
     });
   });
 

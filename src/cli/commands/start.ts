@@ -1,12 +1,15 @@
 // statehub start: one command for a development machine. Migrates, then serves the API and
-// runs the pump in this process. With DATABASE_URL unset it boots an embedded PostgreSQL first.
+// runs the pump in this process. With DATABASE_URL unset it boots an embedded PostgreSQL first,
+// and with NATS_URL unset a private nats-server when one is installed.
 import { loadConfig } from '../../config.ts';
 import { createDb } from '../../db.ts';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../embedded.ts';
-import { createLogger, redactUrl } from '../../logger.ts';
+import { createLogger, errorText } from '../../logger.ts';
 import { migrate } from '../../migrate.ts';
 import { listenApi } from '../../api/server.ts';
 import { handleSignals, type Step } from '../../shutdown.ts';
+import { StartStoppedError } from '../../server-process.ts';
+import { startBackingServices } from '../../start-services.ts';
+import { banner } from '../../start-banner.ts';
 
 export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadConfig(env);
@@ -15,31 +18,30 @@ export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<num
   // The pump's own stop is bounded by PUMP_SHUTDOWN_TIMEOUT; the rest takes moments.
   const stopAll = handleSignals(log, config.PUMP_SHUTDOWN_TIMEOUT + 10_000, steps);
 
-  let embedded: EmbeddedDatabase | undefined;
   try {
-    if (!config.DATABASE_URL) embedded = await startEmbeddedPostgres(config.STATEHUB_DATA_DIR, log);
-    const databaseUrl = config.DATABASE_URL ?? embedded!.url;
-    if (embedded) steps.unshift({ name: 'embedded postgres', run: () => embedded!.stop() });
+    // Each service registers its stop step before it starts, so a Ctrl-C mid-start stops it.
+    const services = await startBackingServices(config, env, log, steps);
 
-    await migrate(databaseUrl, log);
-    const db = createDb({ connectionString: databaseUrl, max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: 30_000 }, log);
+    await migrate(services.databaseUrl, log);
+    const db = createDb({ connectionString: services.databaseUrl, max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: 30_000 }, log);
     steps.unshift({ name: 'database pool', run: () => db.close() });
     const api = await listenApi(db, log, config.HOST, config.PORT);
     steps.unshift({ name: 'http server', run: () => api.close() });
 
     // The pump runs in-process and never shares the API's pool.
     const { startPump } = await import('../../pump/index.ts');
-    const pump = await startPump({ ...config, DATABASE_URL: databaseUrl }, createLogger(config.LOG_LEVEL, { component: 'pump' }));
+    const pump = await startPump(
+      { ...config, DATABASE_URL: services.databaseUrl, NATS_URL: services.natsUrl },
+      createLogger(config.LOG_LEVEL, { component: 'pump' }),
+    );
     steps.unshift({ name: 'pump', run: () => pump.stop() });
     // A pump that cannot go on (e.g. the stream cannot hold our subjects) takes the rest down.
     void pump.closed.then((fatal) => fatal && stopAll('pump failed', true));
 
-    process.stdout.write(
-      `state-hub is running\n  API       http://${config.HOST}:${api.port}  (GET /openapi.json)\n  database  ${redactUrl(databaseUrl)}${embedded ? ` (embedded, data in ${embedded.dataDir})` : ''}\n` +
-        `  NATS      ${config.NATS_URL ?? 'not configured: events wait in the outbox'}\nCtrl-C stops everything.\n`,
-    );
+    process.stdout.write(banner(`http://${config.HOST}:${api.port}`, services));
   } catch (err) {
-    log.error('start failed', { error: (err as Error).message });
+    // Interrupted by a signal: that shutdown is already running and exits 0.
+    if (!(err instanceof StartStoppedError)) process.stderr.write(`statehub start: ${errorText(err)}\n`);
     await stopAll('startup failure', true);
     return 1;
   }

@@ -1,0 +1,26 @@
+// What `statehub start` prints once everything runs: where each part listens and how to reach
+// it. No password: psql reads the embedded database's from its password file.
+import path from 'node:path';
+import { NATS_INSTALL_HINT } from './dev-nats.ts';
+import { redactUrl } from './logger.ts';
+import { redactServers } from './pump/nats.ts';
+import type { BackingServices } from './start-services.ts';
+
+export function banner(apiUrl: string, services: BackingServices, cli = `node ${path.relative(process.cwd(), process.argv[1] ?? 'bin/statehub.js')}`): string {
+  const { embedded, nats } = services;
+  const lines = ['state-hub is running', `  API       ${apiUrl}  (GET /openapi.json)`];
+  if (embedded) {
+    lines.push(`  database  psql '${embedded.psqlUrl}'`, `            (embedded PostgreSQL, data in ${embedded.dataDir})`);
+  } else {
+    lines.push(`  database  ${redactUrl(services.databaseUrl)}`);
+  }
+  if (nats.kind === 'private') {
+    lines.push(`  NATS      ${nats.url}  (private nats-server, store in ${nats.storeDir})`, `            events: NATS_URL=${nats.url} ${cli} events tail`);
+  } else if (nats.kind === 'configured') {
+    lines.push(`  NATS      ${redactServers(nats.url)}`);
+  } else {
+    lines.push(`  NATS      none: events wait in the outbox (to publish them: ${NATS_INSTALL_HINT}, or set NATS_URL)`);
+  }
+  lines.push('Ctrl-C stops everything.');
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,39 @@
+// What `statehub start` runs besides the API and the pump: an embedded PostgreSQL when
+// DATABASE_URL is unset, a private nats-server when NATS_URL is unset and one is installed.
+// Each stop step is registered before its service starts, so a shutdown mid-start stops it.
+import type { Config } from './config.ts';
+import { devNatsServer, findNatsServer } from './dev-nats.ts';
+import { embeddedPostgres, type EmbeddedDatabase } from './embedded.ts';
+import type { Logger } from './logger.ts';
+import type { Step } from './shutdown.ts';
+
+export type NatsSetup = { kind: 'configured'; url: string } | { kind: 'private'; url: string; storeDir: string } | { kind: 'none' };
+
+export interface BackingServices {
+  /** With the password: for this process only. */
+  databaseUrl: string;
+  embedded?: EmbeddedDatabase;
+  /** What the pump publishes to; undefined: events wait in the outbox. */
+  natsUrl?: string;
+  nats: NatsSetup;
+}
+
+/** Starts what is missing; `steps` (the shutdown's, in order) gets each stop at its front. */
+export async function startBackingServices(config: Config, env: NodeJS.ProcessEnv, log: Logger, steps: Step[]): Promise<BackingServices> {
+  let embedded: EmbeddedDatabase | undefined;
+  if (!config.DATABASE_URL) {
+    const pg = embeddedPostgres(config.STATEHUB_DATA_DIR, log);
+    steps.unshift({ name: 'embedded postgres', run: () => pg.stop() });
+    embedded = await pg.start();
+  }
+  const databaseUrl = config.DATABASE_URL ?? embedded!.url;
+
+  if (config.NATS_URL) return { databaseUrl, embedded, natsUrl: config.NATS_URL, nats: { kind: 'configured', url: config.NATS_URL } };
+  const binary = await findNatsServer(env.PATH);
+  if (!binary) return { databaseUrl, embedded, nats: { kind: 'none' } };
+  const nats = devNatsServer(config.STATEHUB_DATA_DIR, binary, log);
+  // Stopped after the pump, which is registered later and so runs earlier.
+  steps.unshift({ name: 'private nats-server', run: () => nats.stop() });
+  const { url, storeDir } = await nats.start();
+  return { databaseUrl, embedded, natsUrl: url, nats: { kind: 'private', url, storeDir } };
+}

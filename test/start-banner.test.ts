@@ -1,0 +1,21 @@
+// What `statehub start` prints: where things listen, never a password.
+import { expect } from 'chai';
+import { banner } from '../src/start-banner.ts';
+
+describe('statehub start banner', function () {
+  it('redacts the credentials of a configured NATS_URL and DATABASE_URL', function () {
+    const text = banner('http://127.0.0.1:8000', {
+      databaseUrl: 'postgres://app:pg-secret@db.example:5432/statehub',
+      natsUrl: 'nats://alice:s3cr3t@nats.example:4222',
+      nats: { kind: 'configured', url: 'nats://alice:s3cr3t@nats.example:4222' },
+    });
+    expect(text).to.include('nats://***@nats.example:4222').and.include('postgres://app:***@db.example:5432/statehub');
+    expect(text).not.to.include('s3cr3t');
+    expect(text).not.to.include('pg-secret');
+  });
+
+  it('without NATS_URL and without nats-server, says how to get one and that events wait in the outbox', function () {
+    const text = banner('http://127.0.0.1:8000', { databaseUrl: 'postgres://app@db/statehub', nats: { kind: 'none' } });
+    expect(text).to.match(/NATS\s+none: events wait in the outbox \(to publish them: apt-get install nats-server, or set NATS_URL\)/);
+  });
+});
