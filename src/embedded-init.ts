@@ -91,7 +91,10 @@ export async function ensureCluster(
   const pwfile = `${dataDir}.pwfile`;
   // Left over from an interrupted first start: it may be half written, so start over.
   await rm(temp, { recursive: true, force: true });
-  await mkdir(temp, { recursive: true, mode: 0o700 });
+  // The data root with the default mode: as root, PostgreSQL runs as `postgres` and must be
+  // able to pass through it (recursive: true would give the root 0700 too).
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  await mkdir(temp, { mode: 0o700 });
   const password = newPassword();
   await writePassfile(passfile, USER, DATABASE, password);
   await writeFile(pwfile, `${password}\n`, { mode: 0o600 });

@@ -4,7 +4,7 @@
 // with the banner's line; SIGTERM stops all of it.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
@@ -20,11 +20,16 @@ describe('statehub start (embedded PostgreSQL, private nats-server)', function (
   let start: StartedCli | undefined;
   let tail: StartedCli | undefined;
 
+  let base: string;
+
   before(async () => {
-    dataDir = await makeDataDir();
+    // As on a fresh clone: the data dir does not exist yet; start creates it.
+    base = await makeDataDir();
+    dataDir = path.join(base, '.statehub');
   });
   after(async () => {
     await cleanUp(dataDir, start, tail);
+    await rm(base, { recursive: true, force: true });
   });
 
   it('shows the five events end to end, psql connects with the banner line, and SIGTERM stops everything with exit 0', async function () {

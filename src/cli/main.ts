@@ -37,10 +37,11 @@ function defineProgram(env: Env, exitWith: (code: number) => void): Command {
 
   program
     .command('start')
-    .summary('migrate, then run the API and the pump (embedded PostgreSQL when DATABASE_URL is unset)')
+    .summary('migrate, then run the API and the pump (embedded PostgreSQL and NATS when their URLs are unset)')
     .description(
       'For a development machine: migrates, then serves the API and runs the pump in this process. ' +
-        'With DATABASE_URL unset it first boots an embedded PostgreSQL (data in STATEHUB_DATA_DIR). Ctrl-C stops everything.',
+        'With DATABASE_URL unset it first boots an embedded PostgreSQL, and with NATS_URL unset a private ' +
+        'nats-server when one is installed (data of both in STATEHUB_DATA_DIR). Ctrl-C stops everything.',
     )
     .action(
       runs(async (options) => {
