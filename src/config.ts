@@ -1,6 +1,7 @@
 // Configuration is a pure function of the environment: one zod schema, one line per key.
 // loadConfig never reads process.env itself, so tests pass whatever record they need.
 import { z } from 'zod';
+import { resolveDatabaseUrl } from './pgpass.ts';
 import { durationWithin, POLL_INTERVAL_RANGE, RETENTION_RANGE, SHUTDOWN_TIMEOUT_RANGE, type DurationRange } from './durations.ts';
 
 const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -97,10 +98,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return parsed.data;
 }
 
-/** The database URL, or a ConfigError naming the variable. */
+/**
+ * The database URL, or a ConfigError naming the variable. A `passfile=` parameter (as in the
+ * URL `statehub start` prints for its embedded database) is read here, once.
+ */
 export function requireDatabaseUrl(config: Config): string {
   if (!config.DATABASE_URL) {
     throw new ConfigError('invalid configuration: DATABASE_URL is not set (e.g. postgres://user@127.0.0.1:5432/statehub)');
   }
-  return config.DATABASE_URL;
+  try {
+    return resolveDatabaseUrl(config.DATABASE_URL);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: DATABASE_URL: ${(err as Error).message}`);
+  }
 }
