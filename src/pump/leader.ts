@@ -114,7 +114,7 @@ export class LeaderElection {
   private setLeader(leader: boolean): void {
     if (this.leader === leader) return;
     this.leader = leader;
-    this.log.info(leader ? 'became leader: publishing' : 'standby: another pump publishes');
+    this.log.info(leader ? 'became leader: publishing' : this.stopped ? 'leadership released' : 'standby: another pump publishes');
     this.options.onChange(leader);
   }
 
