@@ -27,10 +27,3 @@ export function redactUrl(url: string): string {
     return '<unparseable url>';
   }
 }
-
-/** One line for any thrown value: a rejection may carry undefined, an AggregateError no message. */
-export function errorText(err: unknown): string {
-  if (err instanceof AggregateError && !err.message) return err.errors.map(errorText).join('; ');
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
-}

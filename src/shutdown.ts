@@ -1,6 +1,7 @@
 // One idempotent, time-limited shutdown per process: the first SIGINT/SIGTERM runs the steps
 // in order (stop intake, finish in-flight work, close connections); a second signal or the
 // time limit forces exit.
+import { errorText } from './error-text.ts';
 import type { Logger } from './logger.ts';
 
 export type Step = { name: string; run: () => Promise<unknown> };
@@ -27,7 +28,7 @@ export function handleSignals(log: Logger, timeoutMs: number, steps: Step[], onD
           await step.run();
         } catch (err) {
           code = 1;
-          log.error('shutdown step failed', { step: step.name, error: err instanceof Error ? err.message : String(err) });
+          log.error('shutdown step failed', { step: step.name, error: errorText(err) });
         }
       }
       clearTimeout(timer);

@@ -6,6 +6,7 @@
 // loads; the modules get typed options and resolve to the exit code.
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { RETENTION_RANGE } from '../durations.ts';
+import { errorText } from '../error-text.ts';
 import { durationIn, idList, positiveInt, since, subject, subjectFilter } from './arguments.ts';
 
 type Env = NodeJS.ProcessEnv;
@@ -21,7 +22,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
   } catch (err) {
     // commander has printed the help, or the message and the usage; it says 1 for the latter.
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    process.stderr.write(`statehub: ${(err as Error).message}\n`);
+    process.stderr.write(`statehub: ${errorText(err)}\n`);
     // Imported here: the schema (zod) is the slowest import, and usage and help never need it.
     const { ConfigError } = await import('../config.ts');
     return err instanceof ConfigError ? 2 : 1;

@@ -3,7 +3,8 @@
 // and with NATS_URL unset a private nats-server when one is installed.
 import { loadConfig } from '../../config.ts';
 import { createDb } from '../../db.ts';
-import { createLogger, errorText } from '../../logger.ts';
+import { errorText } from '../../error-text.ts';
+import { createLogger } from '../../logger.ts';
 import { migrate } from '../../migrate.ts';
 import { listenApi } from '../../api/server.ts';
 import { handleSignals, type Step } from '../../shutdown.ts';
