@@ -48,6 +48,7 @@ export function embeddedPostgres(dataRoot: string, log: Logger): EmbeddedPostgre
       bins.postgres,
       ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'lc_messages=C'],
       { ...runAs, env: { ...process.env, LC_MESSAGES: 'C' } },
+      'SIGQUIT',
     );
     slot.track(server);
     const ready = new Promise<void>((resolve) => server.onLine((line) => (log.debug('embedded postgres', { message: line }), line.includes(READY) && resolve())));

@@ -18,8 +18,22 @@ export interface ServerProcess {
   onLine(fn: (line: string) => void): void;
 }
 
-export function spawnServer(command: string, args: string[], options: SpawnOptions = {}): ServerProcess {
+// Children still running, each with the signal that ends it at once. Their own process group
+// keeps a terminal's Ctrl-C away from them, so when we exit without the orderly stop (a second
+// Ctrl-C, the shutdown's time limit, a crash) nothing else would end them.
+const running = new Map<ChildProcess, NodeJS.Signals>();
+process.on('exit', () => {
+  for (const [child, signal] of running) child.kill(signal);
+});
+
+/**
+ * Spawns a server in its own process group. `forceSignal` ends it at once if this process
+ * exits while it still runs (SIGQUIT is PostgreSQL's immediate shutdown).
+ */
+export function spawnServer(command: string, args: string[], options: SpawnOptions = {}, forceSignal: NodeJS.Signals = 'SIGKILL'): ServerProcess {
   const child = spawn(command, args, { ...options, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  running.set(child, forceSignal);
+  child.once('exit', () => running.delete(child));
   const lines: string[] = [];
   const listeners: Array<(line: string) => void> = [];
   let partial = '';

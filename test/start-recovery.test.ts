@@ -119,4 +119,19 @@ describe('statehub start, recovering from an earlier start', function () {
     expect((await readFile(path.join(dataDir, 'pgpass'), 'utf8')).trim()).to.equal('127.0.0.1:*:statehub:statehub:statehub-local');
     expect(shown.psql).to.include(`passfile=${path.join(dataDir, 'pgpass')}`);
   });
+
+  it('a second Ctrl-C, which exits at once, still takes PostgreSQL and nats-server down with it', async function () {
+    const s = start({ LOG_LEVEL: 'info' });
+    await banner(s);
+    const { postgres, nats } = await serversOf(dataDir);
+    s.proc.kill('SIGINT');
+    // The second arrives while the orderly stop (pump first, servers last) is still running.
+    await s.waitFor(/"message":"shutting down"/);
+    s.proc.kill('SIGINT');
+    expect(await s.exited, s.output()).to.equal(1);
+    await waitGone(postgres!);
+    await waitGone(nats!);
+    // And the next start is not refused.
+    await startAndStop();
+  });
 });
