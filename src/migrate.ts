@@ -30,6 +30,10 @@ export async function migrate(
 ): Promise<MigrateResult> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'statehub-migrate' });
   await client.connect();
+  // A migration may warn about what it could not do (e.g. 0003: rows that break a new rule).
+  client.on('notice', (n) => {
+    if (n.severity === 'WARNING') log.warn(n.message ?? 'warning from the database', { hint: n.hint });
+  });
   try {
     await client.query('SET client_min_messages = warning');
     const ran = await runner({

@@ -1,8 +1,13 @@
 // Cross-references the database checks against each other (migrations/0003, sql/125), for
 // every writer: each rule is tried through the API (409 naming the rule) and in plain SQL.
 import { expect } from 'chai';
+import { Writable } from 'node:stream';
+import winston from 'winston';
 import type { RunningApi } from '../src/api/server.ts';
-import { useTestDatabase } from './helpers/database.ts';
+import { createDb } from '../src/db.ts';
+import { silentLogger } from '../src/logger.ts';
+import { migrate } from '../src/migrate.ts';
+import { createTestDatabase, useTestDatabase } from './helpers/database.ts';
 import { startTestApi, type Client, type Reply } from './helpers/http.ts';
 
 function expectConflict(r: Reply, rule: RegExp) {
@@ -146,5 +151,51 @@ describe('reference rules enforced by PostgreSQL', function () {
         b.release();
       }
     });
+  });
+
+  it('migrating a database that holds rows breaking the rules succeeds, warns, checks new rows, and validates once repaired', async function () {
+    this.timeout(60_000);
+    const tdb = await createTestDatabase({ migrated: false });
+    const db = createDb({ connectionString: tdb.url, max: 2 }, silentLogger());
+    const warnings: string[] = [];
+    const log = winston.createLogger({ transports: [new winston.transports.Stream({ stream: new Writable({ write: (c, _e, done) => (warnings.push(String(c)), done()) }), level: 'warn' })] });
+    try {
+      await migrate(tdb.url, silentLogger(), 'up', 2);
+      await db.query(`INSERT INTO statehub.topics (slug, title) VALUES ('t', 'T')`);
+      await db.query(`INSERT INTO statehub.domains (slug, name) VALUES ('d', 'D')`);
+      await db.query(`INSERT INTO statehub.repos (slug, domain_id) SELECT 'r', id FROM statehub.domains`);
+      await db.query(`INSERT INTO statehub.repo_goals (repo_id, title) SELECT id, 'G' FROM statehub.repos`);
+      const ws = async (slug: string, goal: boolean) =>
+        (await db.query<{ id: number }>(
+          `INSERT INTO statehub.workstreams (slug, title, topic_id, repo_goal_id) SELECT $1, $1, t.id, CASE WHEN $2 THEN g.id END
+             FROM statehub.topics t, statehub.repo_goals g RETURNING id`, [slug, goal])).rows[0]!.id;
+      const [one, two] = [await ws('one', true), await ws('two', false)];
+      const task = (await db.query<{ id: number }>('INSERT INTO statehub.tasks (workstream_id, title) VALUES ($1, $2) RETURNING id', [one, 'T'])).rows[0]!.id;
+      await db.query('INSERT INTO statehub.progress_events (workstream_id, task_id, message) VALUES ($1, $2, $3)', [two, task, 'mismatch']);
+
+      await migrate(tdb.url, log);
+      const text = warnings.join('');
+      expect(text).to.match(/progress_events_task_in_workstream/).and.match(/workstreams_repo_goal_needs_repo/);
+      const validated = async () =>
+        Object.fromEntries((await db.query<{ conname: string; convalidated: boolean }>(
+          `SELECT conname, convalidated FROM pg_constraint WHERE conname IN
+             ('progress_events_task_in_workstream', 'workstreams_repo_goal_needs_repo', 'workstreams_repo_goal_of_repo')`)).rows.map((r) => [r.conname, r.convalidated]));
+      expect(await validated()).to.deep.equal({ progress_events_task_in_workstream: false, workstreams_repo_goal_needs_repo: false, workstreams_repo_goal_of_repo: true });
+      // New rows are checked all the same.
+      const err = await sqlError(db.query('INSERT INTO statehub.progress_events (workstream_id, task_id, message) VALUES ($1, $2, $3)', [two, task, 'again']));
+      expect(err).to.include({ code: '23503' });
+
+      // Repaired (the workstream names its goal's repo; the event is recreated right), they validate.
+      await db.query('UPDATE statehub.workstreams w SET repo_id = g.repo_id FROM statehub.repo_goals g WHERE g.id = w.repo_goal_id');
+      await db.query('ALTER TABLE statehub.progress_events DISABLE TRIGGER _200_append_only');
+      await db.query('UPDATE statehub.progress_events SET workstream_id = $1 WHERE task_id = $2', [one, task]);
+      await db.query('ALTER TABLE statehub.progress_events ENABLE TRIGGER _200_append_only');
+      await db.query('ALTER TABLE statehub.workstreams VALIDATE CONSTRAINT workstreams_repo_goal_needs_repo');
+      await db.query('ALTER TABLE statehub.progress_events VALIDATE CONSTRAINT progress_events_task_in_workstream');
+      expect(Object.values(await validated())).to.deep.equal([true, true, true]);
+    } finally {
+      await db.close();
+      await tdb.drop();
+    }
   });
 });
