@@ -1,7 +1,7 @@
 // What `statehub start` runs besides the API and the pump: an embedded PostgreSQL when
 // DATABASE_URL is unset, a private nats-server when NATS_URL is unset and one is installed.
 // Each stop step is registered before its service starts, so a shutdown mid-start stops it.
-import type { Config } from './config.ts';
+import { requireDatabaseUrl, type Config } from './config.ts';
 import { devNatsServer, findNatsServer } from './dev-nats.ts';
 import { embeddedPostgres, type EmbeddedDatabase } from './embedded.ts';
 import type { Logger } from './logger.ts';
@@ -26,7 +26,8 @@ export async function startBackingServices(config: Config, env: NodeJS.ProcessEn
     steps.unshift({ name: 'embedded postgres', run: () => pg.stop() });
     embedded = await pg.start();
   }
-  const databaseUrl = config.DATABASE_URL ?? embedded!.url;
+  // A given URL goes through requireDatabaseUrl like every command's: it may name a passfile.
+  const databaseUrl = config.DATABASE_URL ? requireDatabaseUrl(config) : embedded!.url;
 
   if (config.NATS_URL) return { databaseUrl, embedded, natsUrl: config.NATS_URL, nats: { kind: 'configured', url: config.NATS_URL } };
   const binary = await findNatsServer(env.PATH);

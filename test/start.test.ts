@@ -33,7 +33,9 @@ describe('statehub start (embedded PostgreSQL, private nats-server)', function (
   });
 
   it('shows the five events end to end, psql connects with the banner line, and SIGTERM stops everything with exit 0', async function () {
-    start = runStart(dataDir);
+    // Settings meant for a NATS_URL: the private server takes none (with this CA the pump would
+    // insist on TLS and never connect).
+    start = runStart(dataDir, { NATS_TLS_CA: path.join(root, 'package.json') });
     const shown = await banner(start);
     expect(shown.nats, start.output()).to.match(/^nats:\/\/127\.0\.0\.1:\d+$/);
     const servers = await serverIds();

@@ -47,8 +47,9 @@ function defineProgram(env: Env, exitWith: (code: number) => void): Command {
     .action(
       runs(async (options) => {
         // start.ts turns every start-up failure into exit 1; a bad NATS file is configuration (2).
-        const { loadConfig } = await import('../config.ts');
-        (await import('../pump/nats.ts')).readNatsFiles(loadConfig(env));
+        // Without NATS_URL the files are not used (start runs a private nats-server, or none).
+        const config = (await import('../config.ts')).loadConfig(env);
+        if (config.NATS_URL) (await import('../pump/nats.ts')).readNatsFiles(config);
         return (await import('./commands/start.ts')).run(options, env);
       }),
     );
