@@ -52,7 +52,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM statehub.repo_goals rg JOIN statehub.domain_goals dg ON dg.id = rg.domain_goal_id
               WHERE rg.repo_id = NEW.id AND dg.domain_id <> NEW.domain_id) THEN
-    RAISE EXCEPTION 'a repo goal can only serve a goal of its repo''s domain: goals of repo % serve goals of its current domain',
+    RAISE EXCEPTION 'a repo goal can only serve a goal of its repo''s domain: goals of repo % serve goals of the domain it would leave',
                     NEW.slug
       USING ERRCODE = 'SH005', HINT = 'unlink those repo goals (domain_goal_id = null) before moving the repo';
   END IF;
@@ -75,7 +75,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM statehub.repo_goals rg JOIN statehub.repos r ON r.id = rg.repo_id
               WHERE rg.domain_goal_id = NEW.id AND r.domain_id <> NEW.domain_id) THEN
-    RAISE EXCEPTION 'a repo goal can only serve a goal of its repo''s domain: domain goal % is served by repo goals of its current domain',
+    RAISE EXCEPTION 'a repo goal can only serve a goal of its repo''s domain: domain goal % is served by repo goals of the domain it would leave',
                     NEW.id
       USING ERRCODE = 'SH005', HINT = 'unlink those repo goals before moving the domain goal';
   END IF;

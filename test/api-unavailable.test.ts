@@ -94,10 +94,14 @@ describe('HTTP API without its database', () => {
       await tdb?.drop();
     });
 
-    it('readyz answers 503 saying to migrate', async () => {
+    it('readyz answers 503 saying to migrate, and data requests 503 rather than 500', async () => {
       const ready = await c.get('/readyz');
       expect(ready.status).to.equal(503);
       expect(ready.body.detail).to.match(/not migrated \(run statehub migrate\)/);
+      for (const r of [await c.get('/domains'), await c.post('/domains', { slug: 'x', name: 'X' })]) {
+        expect(r.status).to.equal(503);
+        expect(r.body.detail).to.equal('the database is not migrated');
+      }
     });
   });
 

@@ -88,7 +88,7 @@ export function makeApp({ db, log, version = '0.1.0' }: AppDeps): express.Expres
   progressEventRoutes(api);
   readModelRoutes(api);
   let openapi: unknown;
-  api.add({ method: 'get', path: '/openapi.json', summary: 'This API as an OpenAPI 3.1 document', tag: 'service' }, async () =>
+  api.add({ method: 'get', path: '/openapi.json', summary: 'This API as an OpenAPI 3.1 document', tag: 'service', anyQuery: true }, async () =>
     (openapi ??= openApiDocument(api.specs, { title: 'state-hub', version })),
   );
   api.refuseOtherMethods();

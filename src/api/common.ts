@@ -47,8 +47,19 @@ export const description = text({ max: 10_000, trim: false });
 export const idParams = z.object({ id: idText });
 export const slugParams = z.object({ slug });
 
-/** A repo or topic named by id ("12") or by slug ("state-hub"); all digits means an id. */
-export const idOrSlug = z.union([idText, slug]);
+/**
+ * A resource named by id ("12") or by slug ("state-hub"). All digits means an id, so "012" is
+ * a bad id rather than a slug, and a slug made of digits only is reached by its id instead.
+ */
+export const idOrSlug = z
+  .string()
+  .transform((value, ctx) => {
+    const parsed = (/^[0-9]+$/.test(value) ? idText : slug).safeParse(value);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+    return z.NEVER;
+  })
+  .meta({ description: 'an id (digits) or a slug' });
 
 export const pageQuery = z.object({
   limit: intText(1, MAX_PAGE).default(100),

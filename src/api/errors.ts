@@ -36,28 +36,33 @@ const unavailable = (detail = 'the database is unavailable') => new HttpError(50
 
 export const notFound = (what: string) => new HttpError(404, 'Not Found', `${what} does not exist`);
 
-/** Constraint names the schema declares, and the rule each one states. */
-const constraintRules: Record<string, string> = {
-  domain_goals_one_active_per_domain:
-    'a domain has at most one active goal; POST /domain-goals/:id/activate supersedes the current one',
-  domains_slug_key: 'a domain with this slug already exists',
-  repos_slug_key: 'a repo with this slug already exists',
-  topics_slug_key: 'a topic with this slug already exists',
-  workstreams_slug_key: 'a workstream with this slug already exists',
-  decisions_resolved_has_decider: 'a resolved decision needs decided_by and rationale',
-  domain_goals_superseded_by_iff_superseded: 'superseded_by is set exactly when a goal is superseded',
-  outbox_attributes_max_64kib: 'the event this change would emit is larger than 64 KiB',
+/**
+ * Constraint names the schema declares, the rule each one states, and the status a breach gets
+ * when it is not the one its SQLSTATE implies. The reference rules of migrations/0003 are
+ * conflicts with data already in the hub (409), whichever side of the reference changed.
+ */
+const constraintRules: Record<string, { rule: string; status?: number }> = {
+  domain_goals_one_active_per_domain: {
+    rule: 'a domain has at most one active goal; POST /domain-goals/:id/activate supersedes the current one',
+  },
+  domains_slug_key: { rule: 'a domain with this slug already exists' },
+  repos_slug_key: { rule: 'a repo with this slug already exists' },
+  topics_slug_key: { rule: 'a topic with this slug already exists' },
+  workstreams_slug_key: { rule: 'a workstream with this slug already exists' },
+  decisions_resolved_has_decider: { rule: 'a resolved decision needs decided_by and rationale' },
+  domain_goals_superseded_by_iff_superseded: { rule: 'superseded_by is set exactly when a goal is superseded' },
+  outbox_attributes_max_64kib: { rule: 'the event this change would emit is larger than 64 KiB' },
+  progress_events_task_in_workstream: { rule: "a progress event's task must belong to the workstream it names", status: 409 },
+  workstreams_repo_goal_of_repo: { rule: "a workstream's repo goal must be a goal of the workstream's repo", status: 409 },
+  workstreams_repo_goal_needs_repo: {
+    rule: "a workstream's repo goal must be a goal of the workstream's repo (set repo_id too)",
+    status: 409,
+  },
 };
 
-/**
- * Rules that tie two references of one row together (migrations/0003): a breach is a conflict
- * with data already in the hub (409), whichever side of the reference changed.
- */
-const crossReferenceRules: Record<string, string> = {
-  progress_events_task_in_workstream: "a progress event's task must belong to the workstream it names",
-  workstreams_repo_goal_of_repo: "a workstream's repo goal must be a goal of the workstream's repo",
-  workstreams_repo_goal_needs_repo: "a workstream's repo goal must be a goal of the workstream's repo (set repo_id too)",
-};
+// Data exceptions (class 22) a request's values can cause. Others of the class (division by
+// zero, say) are bugs in our SQL and stay 500s, logged with their stack.
+const badValueCodes = new Set(['22001', '22003', '22004', '22007', '22008', '22009', '22015', '22021', '22P02', '22P05']);
 
 interface PgError {
   code: string;
@@ -80,13 +85,13 @@ function foreignKeyDetail(err: PgError): string {
 }
 
 function fromPg(err: PgError): HttpError | undefined {
-  const rule = err.constraint ? constraintRules[err.constraint] : undefined;
-  const crossReference = err.constraint ? crossReferenceRules[err.constraint] : undefined;
-  if (crossReference) return new HttpError(409, 'Conflict', crossReference);
+  const known = err.constraint ? constraintRules[err.constraint] : undefined;
+  if (known?.status === 409) return new HttpError(409, 'Conflict', known.rule);
+  const rule = known?.rule;
   switch (err.code) {
     case 'SH001': // illegal status transition (sql/120_transition_rules.sql)
     case 'SH002': // append-only table
-    case 'SH005': // cross-reference rule (sql/125_reference_rules.sql)
+    case 'SH005': // reference rule (sql/125_reference_rules.sql)
       return new HttpError(409, 'Conflict', err.message);
     case 'SH004':
       return new HttpError(404, 'Not Found', err.message);
@@ -108,9 +113,11 @@ function fromPg(err: PgError): HttpError | undefined {
     case '40001':
     case '40P01':
       return unavailable('a concurrent change conflicted; retry the request');
+    case '42P01': // undefined_table
+    case '3F000': // invalid_schema_name
+      return unavailable('the database is not migrated');
   }
-  // Class 22 is "data exception": whatever its subclass, the value came from the request.
-  if (err.code.startsWith('22')) return new HttpError(400, 'Bad Request', 'a value has the wrong format');
+  if (badValueCodes.has(err.code)) return new HttpError(400, 'Bad Request', 'a value has the wrong format');
   // Connection, resources, operator intervention, authorization and a missing database: the
   // server side is not usable right now, which the client cannot fix by changing the request.
   if (/^(08|53|57P|28)/.test(err.code) || err.code === '3D000') return unavailable();

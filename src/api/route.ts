@@ -24,6 +24,8 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   body?: B;
   /** Status of a success (default 200). */
   status?: number;
+  /** Ignore the query string (probes add cache-busting parameters); the route declares none. */
+  anyQuery?: true;
 }
 
 export interface Input<P, Q, B> {
@@ -85,7 +87,7 @@ export class Api {
   ): void {
     this.specs.push(spec);
     const params = strict(spec.params);
-    const query = strict(spec.query);
+    const query = spec.anyQuery ? z.object({}) : strict(spec.query);
     this.router[spec.method](spec.path, async (req: Request, res: Response) => {
       const input = {
         params: parse(params, req.params, 'path'),

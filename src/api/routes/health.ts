@@ -4,9 +4,9 @@ import { databaseProblem, HttpError } from '../errors.ts';
 
 export function healthRoutes(api: Api): void {
   const tag = 'service';
-  api.add({ method: 'get', path: '/healthz', summary: 'The process is up (never touches the database)', tag }, async () => ({ status: 'ok' }));
+  api.add({ method: 'get', path: '/healthz', summary: 'The process is up (never touches the database)', tag, anyQuery: true }, async () => ({ status: 'ok' }));
   api.add(
-    { method: 'get', path: '/readyz', summary: 'The database answers and is migrated; 503 with the reason otherwise', tag },
+    { method: 'get', path: '/readyz', summary: 'The database answers and is migrated; 503 with the reason otherwise', tag, anyQuery: true },
     async (_input, db) => {
       let migrated: boolean;
       try {
