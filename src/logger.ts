@@ -27,3 +27,11 @@ export function redactUrl(url: string): string {
     return '<unparseable url>';
   }
 }
+
+/**
+ * A NATS server list (comma-separated URLs) without any user:password or token part, safe to
+ * log: a token sits where a URL's user does, so the whole userinfo goes.
+ */
+export function redactServers(urls: string): string {
+  return urls.replace(/\/\/[^@/]*@/g, '//***@');
+}

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createDb, type Db } from '../src/db.ts';
-import { freePort } from '../src/server-process.ts';
+import { freePort } from '../src/start/server-process.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { RunningApi } from '../src/api/server.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';

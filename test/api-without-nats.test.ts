@@ -2,7 +2,7 @@
 // pump cannot publish, and their events wait in the outbox.
 import { expect } from 'chai';
 import { loadConfig } from '../src/config.ts';
-import { freePort } from '../src/server-process.ts';
+import { freePort } from '../src/start/server-process.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { RunningApi } from '../src/api/server.ts';
 import { startPump, type PumpHandle } from '../src/pump/index.ts';

@@ -1,6 +1,6 @@
 // What `statehub start` prints: where things listen, never a password.
 import { expect } from 'chai';
-import { banner } from '../src/start-banner.ts';
+import { banner } from '../src/start/banner.ts';
 
 describe('statehub start banner', function () {
   it('redacts the credentials of a configured NATS_URL and DATABASE_URL', function () {

@@ -7,9 +7,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { postgresBinaries, postgresRunAs } from '../src/embedded-init.ts';
+import { postgresBinaries, postgresRunAs } from '../src/start/embedded-init.ts';
 import { Client } from './helpers/http.ts';
-import { banner, cleanUp, isAlive, makeDataDir, runStart, serversOf, waitGone, type StartedCli } from './helpers/start.ts';
+import { banner, cleanUp, makeDataDir, runStart, serversOf, waitGone, type StartedCli } from './helpers/start.ts';
+import { alive } from '../src/start/pid-file.ts';
 
 const exec = promisify(execFile);
 
@@ -53,7 +54,7 @@ describe('statehub start, recovering from an earlier start', function () {
     await first.exited;
     // Nobody stops the orphans: they outlive the killed start.
     await new Promise((r) => setTimeout(r, 300));
-    expect(isAlive(postgres!) && isAlive(nats!)).to.equal(true);
+    expect(alive(postgres!) && alive(nats!)).to.equal(true);
 
     const began = Date.now();
     const second = start();

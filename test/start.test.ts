@@ -9,7 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { Client } from './helpers/http.ts';
-import { banner, cleanUp, isAlive, makeDataDir, root, runCli, runStart, serversOf, cli, type StartedCli } from './helpers/start.ts';
+import { banner, cleanUp, makeDataDir, root, spawnCli, runStart, serversOf, cli, type StartedCli } from './helpers/start.ts';
+import { alive } from '../src/start/pid-file.ts';
 
 const exec = promisify(execFile);
 const TYPES = ['repo.registered', 'workstream.completed', 'decision.resolved', 'domain.goal.activated', 'task.stale'].map((t) => `org.statehub.${t}`);
@@ -75,7 +76,7 @@ describe('statehub start (embedded PostgreSQL, private nats-server)', function (
     expect(stale.stderr).not.to.match(/deprecat/i);
 
     // Started after the events: --since-start prints what the stream already holds.
-    tail = runCli(['events', 'tail', '--since-start'], { PATH: process.env.PATH, NATS_URL: shown.nats, LOG_LEVEL: 'warn' });
+    tail = spawnCli(['events', 'tail', '--since-start'], { PATH: process.env.PATH, NATS_URL: shown.nats, LOG_LEVEL: 'warn' });
     for (const type of TYPES) await tail.waitFor(new RegExp(`"type":"${type.replace(/\./g, '\\.')}"`), 20_000);
     tail.proc.kill('SIGINT');
     expect(await tail.exited, tail.output()).to.equal(0);
@@ -85,8 +86,8 @@ describe('statehub start (embedded PostgreSQL, private nats-server)', function (
     // Nothing answers on the API port; postgres and nats-server are gone.
     expect(await fetch(`${shown.api}/healthz`).then(() => false, () => true)).to.equal(true);
     expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).to.equal(false);
-    expect(isAlive(servers.postgres)).to.equal(false);
-    expect(isAlive(servers.nats)).to.equal(false);
+    expect(alive(servers.postgres)).to.equal(false);
+    expect(alive(servers.nats)).to.equal(false);
   });
 
   async function serverIds(): Promise<{ postgres: number; nats: number }> {

@@ -2,9 +2,9 @@
 // the stream, tracks disconnects/reconnects, and tells the loop when publishing can resume.
 import type { JetStreamClient, NatsConnection } from 'nats';
 import type { Config } from '../config.ts';
-import type { Logger } from '../logger.ts';
+import { redactServers, type Logger } from '../logger.ts';
 import { Backoff, HealthLog, describe, sleep } from './backoff.ts';
-import { connectNats, redactServers, type NatsFiles } from './nats.ts';
+import { connectNats, type NatsFiles } from './nats.ts';
 import { ensureStream, StreamConfigError } from './stream.ts';
 
 export interface JetStreamLinkEvents {

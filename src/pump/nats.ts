@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import { ConfigError, type Config } from '../config.ts';
+import { redactServers } from '../logger.ts';
 
 /** NATS_URL is unset: the caller decides whether that is fatal (the pump idles, tools refuse). */
 export class NatsNotConfiguredError extends Error {
@@ -90,9 +91,4 @@ export async function connectNats(config: Config, name = 'statehub', files = rea
   } catch (err) {
     throw new NatsConnectError(`cannot connect to NATS at ${redactServers(config.NATS_URL!)}: ${(err as Error).message}`, { cause: err });
   }
-}
-
-/** The server list without any user:password part, safe to log. */
-export function redactServers(urls: string): string {
-  return urls.replace(/\/\/[^@/]*@/g, '//***@');
 }

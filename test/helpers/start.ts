@@ -5,7 +5,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inspectPidFile } from '../../src/pid-file.ts';
+import { alive, inspectPidFile } from '../../src/start/pid-file.ts';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cli = path.join(root, 'bin', 'statehub.js');
@@ -20,7 +20,7 @@ export interface StartedCli {
   exited: Promise<number | null>;
 }
 
-export function runCli(args: string[], env: Record<string, string | undefined>): StartedCli {
+export function spawnCli(args: string[], env: Record<string, string | undefined>): StartedCli {
   const proc = spawn(process.execPath, [cli, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let seen = '';
   proc.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
@@ -47,7 +47,7 @@ export function runCli(args: string[], env: Record<string, string | undefined>):
 
 /** `statehub start` on dataDir with no DATABASE_URL and no NATS_URL. */
 export function runStart(dataDir: string, extra: Record<string, string> = {}): StartedCli {
-  return runCli(['start'], { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', PUMP_METRICS_PORT: '0', STATEHUB_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...extra });
+  return spawnCli(['start'], { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', PUMP_METRICS_PORT: '0', STATEHUB_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...extra });
 }
 
 /** What the banner says: API base URL, psql connection string, NATS URL (private server). */
@@ -68,18 +68,9 @@ export async function makeDataDir(): Promise<string> {
   return dir;
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function waitGone(pid: number, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (isAlive(pid)) {
+  while (alive(pid)) {
     if (Date.now() > deadline) throw new Error(`pid ${pid} still alive after ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }

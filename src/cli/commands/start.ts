@@ -8,9 +8,9 @@ import { createLogger } from '../../logger.ts';
 import { migrate } from '../../migrate.ts';
 import { listenApi } from '../../api/server.ts';
 import { handleSignals, type Step } from '../../shutdown.ts';
-import { StartStoppedError } from '../../server-process.ts';
-import { startBackingServices } from '../../start-services.ts';
-import { banner } from '../../start-banner.ts';
+import { StartStoppedError } from '../../start/server-process.ts';
+import { startBackingServices } from '../../start/services.ts';
+import { banner } from '../../start/banner.ts';
 
 // The private nats-server takes no credentials: NATS_USER and the rest are for a NATS_URL.
 const PRIVATE_NATS = {

@@ -18,7 +18,8 @@ async function readPid(file: string): Promise<number | undefined> {
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (possibly another user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -42,8 +43,11 @@ export async function inspectPidFile(file: string, program: string, option: stri
   if (pid === undefined) return { state: 'none' };
   if (!alive(pid)) return { state: 'stale', pid };
   const argv = await commandLine(pid);
-  const i = argv?.indexOf(option) ?? -1;
-  const ours = argv !== undefined && path.basename(argv[0] ?? '') === program && i > 0 && path.resolve(argv[i + 1] ?? '') === path.resolve(dir);
+  // Unreadable (e.g. /proc mounted with hidepid): take it for ours. Calling it foreign would
+  // delete a live postmaster's pid file and let a second one run on the same data dir.
+  if (argv === undefined) return { state: 'ours', pid };
+  const i = argv.indexOf(option);
+  const ours = path.basename(argv[0] ?? '') === program && i > 0 && path.resolve(argv[i + 1] ?? '') === path.resolve(dir);
   return { state: ours ? 'ours' : 'foreign', pid };
 }
 

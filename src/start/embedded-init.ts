@@ -7,8 +7,8 @@ import { chown, mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/pro
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Logger } from './logger.ts';
-import { newPassword, readPassfile, writePassfile } from './pgpass.ts';
+import type { Logger } from '../logger.ts';
+import { newPassword, readPassfile, writePassfile } from '../pgpass.ts';
 import { spawnServer, type ServerSlot } from './server-process.ts';
 
 export const DATABASE = 'statehub';

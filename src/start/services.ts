@@ -1,11 +1,11 @@
 // What `statehub start` runs besides the API and the pump: an embedded PostgreSQL when
 // DATABASE_URL is unset, a private nats-server when NATS_URL is unset and one is installed.
 // Each stop step is registered before its service starts, so a shutdown mid-start stops it.
-import { requireDatabaseUrl, type Config } from './config.ts';
-import { devNatsServer, findNatsServer } from './dev-nats.ts';
+import { requireDatabaseUrl, type Config } from '../config.ts';
+import { findNatsServer, privateNatsServer } from './private-nats.ts';
 import { embeddedPostgres, type EmbeddedDatabase } from './embedded.ts';
-import type { Logger } from './logger.ts';
-import type { Step } from './shutdown.ts';
+import type { Logger } from '../logger.ts';
+import type { Step } from '../shutdown.ts';
 
 export type NatsSetup = { kind: 'configured'; url: string } | { kind: 'private'; url: string; storeDir: string } | { kind: 'none' };
 
@@ -32,7 +32,7 @@ export async function startBackingServices(config: Config, env: NodeJS.ProcessEn
   if (config.NATS_URL) return { databaseUrl, embedded, natsUrl: config.NATS_URL, nats: { kind: 'configured', url: config.NATS_URL } };
   const binary = await findNatsServer(env.PATH);
   if (!binary) return { databaseUrl, embedded, nats: { kind: 'none' } };
-  const nats = devNatsServer(config.STATEHUB_DATA_DIR, binary, log);
+  const nats = privateNatsServer(config.STATEHUB_DATA_DIR, binary, log);
   // Stopped after the pump, which is registered later and so runs earlier.
   steps.unshift({ name: 'private nats-server', run: () => nats.stop() });
   const { url, storeDir } = await nats.start();

@@ -1,10 +1,9 @@
 // What `statehub start` prints once everything runs: where each part listens and how to reach
 // it. No password: psql reads the embedded database's from its password file.
 import path from 'node:path';
-import { NATS_INSTALL_HINT } from './dev-nats.ts';
-import { redactUrl } from './logger.ts';
-import { redactServers } from './pump/nats.ts';
-import type { BackingServices } from './start-services.ts';
+import { NATS_INSTALL_HINT } from './private-nats.ts';
+import { redactServers, redactUrl } from '../logger.ts';
+import type { BackingServices } from './services.ts';
 
 export function banner(apiUrl: string, services: BackingServices, cli = `node ${path.relative(process.cwd(), process.argv[1] ?? 'bin/statehub.js')}`): string {
   const { embedded, nats } = services;

@@ -4,8 +4,8 @@
 import { constants } from 'node:fs';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { connect } from 'nats';
-import type { Logger } from './logger.ts';
+import { connect as connectTcp } from 'node:net';
+import type { Logger } from '../logger.ts';
 import { inspectPidFile, refuseIfRunning } from './pid-file.ts';
 import { freePort, ServerSlot, spawnServer } from './server-process.ts';
 
@@ -21,13 +21,13 @@ export async function findNatsServer(pathVariable = ''): Promise<string | undefi
   return undefined;
 }
 
-export interface DevNats {
+export interface PrivateNats {
   start(): Promise<{ url: string; storeDir: string }>;
   /** SIGTERM and wait for the exit; makes a pending start() reject. */
   stop(): Promise<void>;
 }
 
-export function devNatsServer(dataRoot: string, binary: string, log: Logger): DevNats {
+export function privateNatsServer(dataRoot: string, binary: string, log: Logger): PrivateNats {
   const storeDir = path.resolve(dataRoot, 'nats');
   const pidFile = path.join(storeDir, 'nats-server.pid');
   const logFile = path.join(storeDir, 'nats-server.log');
@@ -53,7 +53,7 @@ export function devNatsServer(dataRoot: string, binary: string, log: Logger): De
     for (;;) {
       slot.check('nats-server start');
       if (exit !== undefined) throw new Error(`private nats-server did not start: ${exit}${await lastError(logFile)}`);
-      if (await jetStreamAnswers(url)) break;
+      if (await jetStreamAnswers(port)) break;
       if (Date.now() > deadline) throw new Error(`private nats-server did not answer on ${url} within 15 s (log: ${logFile})`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -65,18 +65,30 @@ export function devNatsServer(dataRoot: string, binary: string, log: Logger): De
   return { start, stop: () => slot.stop() };
 }
 
-async function jetStreamAnswers(url: string): Promise<boolean> {
-  try {
-    const nc = await connect({ servers: url, reconnect: false, timeout: 1000 });
-    try {
-      await (await nc.jetstreamManager({ timeout: 1000 })).getAccountInfo();
-      return true;
-    } finally {
-      await nc.close();
-    }
-  } catch {
-    return false;
-  }
+/**
+ * Whether the server accepts clients with JetStream on: it greets each connection with an INFO
+ * line saying so, sent once start-up (JetStream included) is done. Read over a plain socket, so
+ * that only the pump imports a NATS client.
+ */
+function jetStreamAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTcp(port, '127.0.0.1');
+    let greeting = '';
+    const done = (ok: boolean) => (socket.destroy(), resolve(ok));
+    socket.setTimeout(1000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('data', (chunk: Buffer) => {
+      greeting += chunk.toString();
+      const end = greeting.indexOf('\r\n');
+      if (end < 0) return;
+      const m = /^INFO\s+(\{.*\})\s*$/.exec(greeting.slice(0, end));
+      try {
+        done(m !== null && (JSON.parse(m[1]!) as { jetstream?: boolean }).jetstream === true);
+      } catch {
+        done(false);
+      }
+    });
+  });
 }
 
 /** The last fatal or error line of the log, as ": <line>", or nothing. */

@@ -4,7 +4,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../logger.ts';
 import { clusterPaths, DATABASE, ensureCluster, postgresBinaries, postgresRunAs, USER } from './embedded-init.ts';
 import { inspectPidFile, refuseIfRunning } from './pid-file.ts';
 import { freePort, ServerSlot, spawnServer } from './server-process.ts';
