@@ -128,7 +128,7 @@ function outboxCommand(runs: Runs, env: Env): Command {
   outbox
     .command('prune')
     .summary('deletes rows published longer ago than the age (default OUTBOX_RETENTION)')
-    .description('Deletes rows published longer ago than the age (default OUTBOX_RETENTION); pending and failed rows are never deleted.')
+    .description('Deletes rows published longer ago than the age (default OUTBOX_RETENTION); pending and failed rows, and the newest published one, are never deleted.')
     .option('--older-than <AGE>', `a duration from ${RETENTION_RANGE.min} to ${RETENTION_RANGE.max}, e.g. 30d`, durationIn(RETENTION_RANGE))
     .action(runs(async (options) => (await load()).prune(options, env)));
 
