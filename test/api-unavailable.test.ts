@@ -115,7 +115,7 @@ describe('HTTP API without its database', () => {
         const timer = setTimeout(() => reject(new Error(`no line within 20 s:\n${out}`)), 20_000);
         const onData = (d: Buffer) => {
           out += d.toString();
-          const m = /^.*database unreachable.*$/m.exec(out);
+          const m = /^.*database not ready.*$/m.exec(out);
           if (m) {
             clearTimeout(timer);
             resolve(m[0]);

@@ -6,7 +6,6 @@ describe('statehub start banner', function () {
   it('redacts the credentials of a configured NATS_URL and DATABASE_URL', function () {
     const text = banner('http://127.0.0.1:8000', {
       databaseUrl: 'postgres://app:pg-secret@db.example:5432/statehub',
-      natsUrl: 'nats://alice:s3cr3t@nats.example:4222',
       nats: { kind: 'configured', url: 'nats://alice:s3cr3t@nats.example:4222' },
     });
     expect(text).to.include('nats://***@nats.example:4222').and.include('postgres://app:***@db.example:5432/statehub');

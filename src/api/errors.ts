@@ -30,7 +30,7 @@ export class HttpError extends Error {
 }
 
 /** Seconds a client should wait before retrying a 503: long enough for a database restart or failover. */
-export const RETRY_AFTER_SECONDS = 5;
+const RETRY_AFTER_SECONDS = 5;
 
 const unavailable = (detail = 'the database is unavailable') => new HttpError(503, 'Service Unavailable', detail);
 
@@ -133,7 +133,7 @@ const connectionErrorCodes = new Set([
 const connectionErrorMessages = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/;
 
 /** Whether err means the database could not be reached or the connection broke. */
-export function isConnectionError(err: unknown): boolean {
+function isConnectionError(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
   if (typeof e !== 'object' || e === null) return false;
   if (typeof e.code === 'string' && connectionErrorCodes.has(e.code)) return true;
@@ -161,6 +161,9 @@ export function databaseProblem(err: unknown): string {
       return 'the database refused the credentials';
     case '3D000':
       return 'the database does not exist';
+    case '42P01':
+    case '3F000':
+      return 'the database is not migrated (run statehub migrate)';
     case '57P03':
       return 'the database is starting up';
   }
@@ -206,7 +209,7 @@ export function problemOf(err: HttpError): Problem {
 }
 
 /** Sends err as problem+json; a 503 tells the client when to try again. */
-export function sendProblem(res: Response, err: HttpError): void {
+function sendProblem(res: Response, err: HttpError): void {
   if (err.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   res.status(err.status).type('application/problem+json').json(problemOf(err));
 }

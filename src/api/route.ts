@@ -87,7 +87,7 @@ export class Api {
   ): void {
     this.specs.push(spec);
     const params = strict(spec.params);
-    const query = spec.anyQuery ? z.object({}) : strict(spec.query);
+    const query = spec.anyQuery ? empty : strict(spec.query);
     this.router[spec.method](spec.path, async (req: Request, res: Response) => {
       const input = {
         params: parse(params, req.params, 'path'),

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { makeApp } from './app.ts';
-import { databaseProblem } from './errors.ts';
+import { databaseNotReady } from './routes/health.ts';
 
 export interface RunningApi {
   server: Server;
@@ -40,8 +40,8 @@ export async function listenApi(db: Db, log: Logger, host: string, port: number,
   const bound = (server.address() as AddressInfo).port;
   log.info('api listening', { url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}` });
   // The API serves without its database (answering 503), but an operator should hear at once.
-  db.query('SELECT 1').catch((err: unknown) => {
-    log.error(`database unreachable: ${databaseProblem(err)}; serving anyway, /readyz answers 503 until it is back`);
+  void databaseNotReady(db).then((problem) => {
+    if (problem) log.error(`database not ready: ${problem}; serving anyway, /readyz answers 503 until it is`);
   });
   let closing: Promise<void> | undefined;
   return {

@@ -13,9 +13,28 @@ export interface BackingServices {
   /** With the password: for this process only. */
   databaseUrl: string;
   embedded?: EmbeddedDatabase;
-  /** What the pump publishes to; undefined: events wait in the outbox. */
-  natsUrl?: string;
   nats: NatsSetup;
+}
+
+/**
+ * The Config the in-process pump runs with: the database and NATS start settled on. The
+ * private nats-server takes no credentials; NATS_USER and the rest are for a NATS_URL. With
+ * no NATS at all the pump idles and events wait in the outbox.
+ */
+export function pumpConfig(config: Config, { databaseUrl, nats }: BackingServices): Config {
+  const withDatabase = { ...config, DATABASE_URL: databaseUrl };
+  if (nats.kind !== 'private') return withDatabase;
+  return {
+    ...withDatabase,
+    NATS_URL: nats.url,
+    NATS_USER: undefined,
+    NATS_PASSWORD: undefined,
+    NATS_TOKEN: undefined,
+    NATS_CREDS_FILE: undefined,
+    NATS_TLS_CA: undefined,
+    NATS_TLS_CERT: undefined,
+    NATS_TLS_KEY: undefined,
+  };
 }
 
 /** Starts what is missing; `steps` (the shutdown's, in order) gets each stop at its front. */
@@ -29,12 +48,12 @@ export async function startBackingServices(config: Config, env: NodeJS.ProcessEn
   // A given URL goes through requireDatabaseUrl like every command's: it may name a passfile.
   const databaseUrl = config.DATABASE_URL ? requireDatabaseUrl(config) : embedded!.url;
 
-  if (config.NATS_URL) return { databaseUrl, embedded, natsUrl: config.NATS_URL, nats: { kind: 'configured', url: config.NATS_URL } };
+  if (config.NATS_URL) return { databaseUrl, embedded, nats: { kind: 'configured', url: config.NATS_URL } };
   const binary = await findNatsServer(env.PATH);
   if (!binary) return { databaseUrl, embedded, nats: { kind: 'none' } };
   const nats = privateNatsServer(config.STATEHUB_DATA_DIR, binary, log);
   // Stopped after the pump, which is registered later and so runs earlier.
   steps.unshift({ name: 'private nats-server', run: () => nats.stop() });
   const { url, storeDir } = await nats.start();
-  return { databaseUrl, embedded, natsUrl: url, nats: { kind: 'private', url, storeDir } };
+  return { databaseUrl, embedded, nats: { kind: 'private', url, storeDir } };
 }

@@ -1,6 +1,17 @@
 // Liveness and readiness, for load balancers and orchestrators.
+import type { Db } from '../../db.ts';
 import type { Api } from '../route.ts';
 import { databaseProblem, HttpError } from '../errors.ts';
+
+/** Why the API cannot serve from its database (unreachable, not migrated...), or undefined when it can. */
+export async function databaseNotReady(db: Db): Promise<string | undefined> {
+  try {
+    await db.query('SELECT 1 FROM statehub.domains LIMIT 0');
+    return undefined;
+  } catch (err) {
+    return databaseProblem(err);
+  }
+}
 
 export function healthRoutes(api: Api): void {
   const tag = 'service';
@@ -8,14 +19,8 @@ export function healthRoutes(api: Api): void {
   api.add(
     { method: 'get', path: '/readyz', summary: 'The database answers and is migrated; 503 with the reason otherwise', tag, anyQuery: true },
     async (_input, db) => {
-      let migrated: boolean;
-      try {
-        const { rows } = await db.query<{ migrated: boolean }>(`SELECT to_regclass('statehub.domains') IS NOT NULL AS migrated`);
-        migrated = rows[0]!.migrated;
-      } catch (err) {
-        throw new HttpError(503, 'Service Unavailable', `not ready: ${databaseProblem(err)}`);
-      }
-      if (!migrated) throw new HttpError(503, 'Service Unavailable', 'not ready: the database is not migrated (run statehub migrate)');
+      const problem = await databaseNotReady(db);
+      if (problem) throw new HttpError(503, 'Service Unavailable', `not ready: ${problem}`);
       return { status: 'ready' };
     },
   );

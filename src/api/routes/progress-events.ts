@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { byReference, createAndGet, getOne, id, idOrSlug, idParams, idText, listPage, pageQuery, resource, text } from '../common.ts';
+import { byReference, createAndGet, getOne, id, idOrSlug, idParams, idText, listPage, pageQuery, resource, text, when } from '../common.ts';
 
 const res = resource('progress_events', (from) => `SELECT t.* FROM ${from} t`);
 
@@ -24,7 +24,7 @@ export function progressEventRoutes(api: Api): void {
       queryAliases: { workstream_id: 'workstream', task_id: 'task' },
     },
     ({ query }, db) =>
-      listPage(db, res.select, [byReference(query.workstream, 't.workstream_id', 'workstreams'), byReference(query.task, 't.task_id', 'tasks')], query),
+      listPage(db, res.select, [byReference(query.workstream, 't.workstream_id', 'workstreams'), when(query.task, 't.task_id = $')], query),
   );
   api.add({ method: 'get', path: '/progress-events/:id', summary: 'Get a progress event', tag, params: idParams }, ({ params }, db) =>
     getOne(db, res.select, 't.id', params.id, `progress event ${params.id}`),

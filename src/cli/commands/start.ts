@@ -9,19 +9,8 @@ import { migrate } from '../../migrate.ts';
 import { listenApi } from '../../api/server.ts';
 import { handleSignals, type Step } from '../../shutdown.ts';
 import { StartStoppedError } from '../../start/server-process.ts';
-import { startBackingServices } from '../../start/services.ts';
+import { pumpConfig, startBackingServices } from '../../start/services.ts';
 import { banner } from '../../start/banner.ts';
-
-// The private nats-server takes no credentials: NATS_USER and the rest are for a NATS_URL.
-const PRIVATE_NATS = {
-  NATS_USER: undefined,
-  NATS_PASSWORD: undefined,
-  NATS_TOKEN: undefined,
-  NATS_CREDS_FILE: undefined,
-  NATS_TLS_CA: undefined,
-  NATS_TLS_CERT: undefined,
-  NATS_TLS_KEY: undefined,
-};
 
 export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadConfig(env);
@@ -42,10 +31,7 @@ export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<num
 
     // The pump runs in-process and never shares the API's pool.
     const { startPump } = await import('../../pump/index.ts');
-    const pump = await startPump(
-      { ...config, DATABASE_URL: services.databaseUrl, NATS_URL: services.natsUrl, ...(services.nats.kind === 'private' ? PRIVATE_NATS : {}) },
-      createLogger(config.LOG_LEVEL, { component: 'pump' }),
-    );
+    const pump = await startPump(pumpConfig(config, services), createLogger(config.LOG_LEVEL, { component: 'pump' }));
     steps.unshift({ name: 'pump', run: () => pump.stop() });
     // A pump that cannot go on (e.g. the stream cannot hold our subjects) takes the rest down.
     void pump.closed.then((fatal) => fatal && stopAll('pump failed', true));
