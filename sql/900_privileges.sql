@@ -82,3 +82,9 @@ GRANT SELECT ON statehub.outbox TO statehub_pump;
 GRANT UPDATE (attempts, last_error, published_at, stream, stream_seq, failed_at) ON statehub.outbox TO statehub_pump;
 GRANT SELECT, UPDATE (draining, updated_at) ON statehub.outbox_pump_state TO statehub_pump;
 GRANT EXECUTE ON FUNCTION statehub.prune_outbox(interval) TO statehub_pump;
+
+-- Bearer tokens: the API checks one through statehub.authenticate_token() and reads nothing
+-- else of statehub.api_tokens (no grant on the table). Tokens are created and revoked by the
+-- migrating role.
+REVOKE EXECUTE ON FUNCTION statehub.authenticate_token(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION statehub.authenticate_token(bytea) TO statehub_api;

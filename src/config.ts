@@ -33,6 +33,26 @@ const natsUrl = z.string().refine(
   { message: 'expected nats://host:port (comma-separated for a cluster)' },
 );
 
+/** A comma-separated list; blanks around items and empty items are dropped. */
+const list = <T extends z.ZodType<string, string>>(item: T) =>
+  z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(item));
+
+/** A browser origin, written as browsers send it (lower case, no default port). */
+const origin = z.string().transform((s, ctx) => {
+  try {
+    const u = new URL(s);
+    const bare = u.pathname === '/' && !u.username && !u.password && !/[?#]/.test(s);
+    if (/^https?:$/.test(u.protocol) && bare) return u.origin;
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({ code: 'custom', message: 'expected origins such as https://planner.example.com (scheme, host and port only)' });
+  return z.NEVER;
+});
+
 const schema = z.object({
   /** PostgreSQL connection URL. Unset: `statehub start` boots an embedded PostgreSQL. */
   DATABASE_URL: postgresUrl.optional(),
@@ -40,6 +60,12 @@ const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   /** Port of the API; 0 picks a free one. */
   PORT: intIn(0, 65535).default(8000),
+  /** token: every route but /healthz and /readyz needs a bearer token. Unset: none on a loopback HOST, token otherwise. */
+  API_AUTH: z.enum(['token', 'none']).optional(),
+  /** Browser origins (https://host[:port]) whose pages may call the API; others are refused. */
+  API_ALLOWED_ORIGINS: list(origin).default([]),
+  /** Host names served without tokens (API_AUTH=none) besides loopback ones. */
+  API_ALLOWED_HOSTS: list(z.string().regex(/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/, 'expected host names without port')).default([]),
   /** winston level: error, warn, info, http, verbose, debug. */
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug']).default('info'),
   /** Connections per process in the PostgreSQL pool. */

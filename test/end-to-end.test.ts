@@ -20,6 +20,7 @@ import {
   type NatsConnection,
 } from 'nats';
 import { makeApp } from '../src/api/app.ts';
+import { defaultAccess } from '../src/api/access.ts';
 import { catalog, DEFAULT_PUBLISHER, ENVELOPE_VERSION, isSubject, SUBJECTS } from '../src/events/catalog.ts';
 import { silentLogger } from '../src/logger.ts';
 import { useTestDatabase } from './helpers/database.ts';
@@ -122,7 +123,7 @@ describe('end to end: API transition → outbox → pump → JetStream → durab
     jsm = await nc.jetstreamManager();
     js = nc.jetstream();
 
-    const app = makeApp({ db: tdb.db, log: silentLogger() });
+    const app = makeApp({ db: tdb.db, log: silentLogger(), access: defaultAccess('127.0.0.1') });
     server = app.listen(0, '127.0.0.1');
     await new Promise<void>((resolve, reject) => (server!.once('listening', resolve), server!.once('error', reject)));
     api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

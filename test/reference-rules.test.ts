@@ -1,8 +1,7 @@
 // Cross-references the database checks against each other (migrations/0003, sql/125), for
 // every writer: each rule is tried through the API (409 naming the rule) and in plain SQL.
 import { expect } from 'chai';
-import { Writable } from 'node:stream';
-import winston from 'winston';
+import { capturingLogger } from './helpers/log.ts';
 import type { RunningApi } from '../src/api/server.ts';
 import { createDb } from '../src/db.ts';
 import { silentLogger } from '../src/logger.ts';
@@ -157,8 +156,7 @@ describe('reference rules enforced by PostgreSQL', function () {
     this.timeout(60_000);
     const tdb = await createTestDatabase({ migrated: false });
     const db = createDb({ connectionString: tdb.url, max: 2 }, silentLogger());
-    const warnings: string[] = [];
-    const log = winston.createLogger({ transports: [new winston.transports.Stream({ stream: new Writable({ write: (c, _e, done) => (warnings.push(String(c)), done()) }), level: 'warn' })] });
+    const { log, lines: warnings } = capturingLogger('warn');
     try {
       await migrate(tdb.url, silentLogger(), 'up', 2);
       await db.query(`INSERT INTO statehub.topics (slug, title) VALUES ('t', 'T')`);

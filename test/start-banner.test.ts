@@ -3,8 +3,10 @@ import { expect } from 'chai';
 import { banner } from '../src/start/banner.ts';
 
 describe('statehub start banner', function () {
+  const api = { url: 'http://127.0.0.1:8000', auth: 'none' as const };
+
   it('redacts the credentials of a configured NATS_URL and DATABASE_URL', function () {
-    const text = banner('http://127.0.0.1:8000', {
+    const text = banner(api, {
       databaseUrl: 'postgres://app:pg-secret@db.example:5432/statehub',
       nats: { kind: 'configured', url: 'nats://alice:s3cr3t@nats.example:4222' },
     });
@@ -14,7 +16,16 @@ describe('statehub start banner', function () {
   });
 
   it('without NATS_URL and without nats-server, says how to get one and that events wait in the outbox', function () {
-    const text = banner('http://127.0.0.1:8000', { databaseUrl: 'postgres://app@db/statehub', nats: { kind: 'none' } });
+    const text = banner(api, { databaseUrl: 'postgres://app@db/statehub', nats: { kind: 'none' } });
     expect(text).to.match(/NATS\s+none: events wait in the outbox \(to publish them: apt-get install nats-server, or set NATS_URL\)/);
+  });
+
+  it('says whether the API takes tokens, and how to make one for the embedded database', function () {
+    const services = { databaseUrl: 'postgres://app@db/statehub', nats: { kind: 'none' as const } };
+    expect(banner(api, services)).to.match(/auth\s+none: loopback host names only/);
+    const embedded = { url: 'postgres://statehub:pw@127.0.0.1:5555/statehub', psqlUrl: 'postgres://statehub@127.0.0.1:5555/statehub?passfile=/d/pgpass', port: 5555, dataDir: '/d/pg' };
+    const text = banner({ url: 'http://0.0.0.0:8000', auth: 'token' }, { ...services, embedded }, 'statehub');
+    expect(text).to.include(`DATABASE_URL='postgres://statehub@127.0.0.1:5555/statehub?passfile=/d/pgpass' statehub token create --name me --scope write`);
+    expect(text).not.to.include(':pw@');
   });
 });

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import pg from 'pg';
 import { makeApp } from '../../src/api/app.ts';
+import { defaultAccess } from '../../src/api/access.ts';
 import { createDb } from '../../src/db.ts';
 import { createLogger } from '../../src/logger.ts';
 
@@ -62,7 +63,7 @@ function bare(): express.Express {
 
 function real(): express.Express {
   const log = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', { service: 'statehub-api' });
-  return makeApp({ db: createDb({ connectionString: url, max: POOL_MAX }, log), log });
+  return makeApp({ db: createDb({ connectionString: url, max: POOL_MAX }, log), log, access: defaultAccess('127.0.0.1') });
 }
 
 const app = mode === 'bare' ? bare() : real();

@@ -1,10 +1,12 @@
 // makeApp builds the Express application from its dependencies; src/cli/commands/api.ts
 // listens. Nothing here knows about events: capture happens in the database.
-import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
+import { requireAllowedOrigin, requireServedHost, type AccessSettings } from './access.ts';
+import { Authenticator } from './auth.ts';
+import { requireJsonContent } from './body.ts';
 import { errorHandler, HttpError } from './errors.ts';
 import { Api, openApiDocument } from './route.ts';
 import { decisionRoutes } from './routes/decisions.ts';
@@ -22,6 +24,8 @@ import { workstreamRoutes } from './routes/workstreams.ts';
 export interface AppDeps {
   db: Db;
   log: Logger;
+  /** Tokens or none, and which browser pages and host names are served (access.ts). */
+  access: AccessSettings;
   version?: string;
 }
 
@@ -39,6 +43,8 @@ function requestLog(log: Logger) {
         requestId,
         method: req.method,
         path: req.path,
+        // The name of the token that authenticated the request (auth.ts), never its secret.
+        ...(res.locals.actor ? { actor: res.locals.actor } : {}),
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,
       });
@@ -47,35 +53,19 @@ function requestLog(log: Logger) {
   };
 }
 
-/**
- * JSON is UTF-8 (RFC 8259). The parser would replace invalid bytes with U+FFFD and store the
- * damage silently; refuse them instead. Thrown here, an HttpError keeps its status.
- */
-function requireUtf8(_req: Request, _res: Response, body: Buffer, encoding: string): void {
-  if (encoding.toLowerCase() !== 'utf-8') throw new HttpError(415, 'Unsupported Media Type', 'send the body as UTF-8 JSON');
-  if (!isUtf8(body)) throw new HttpError(400, 'Bad Request', 'the body is not valid UTF-8');
-}
-
-/** A request with a body must say it is JSON; an empty POST (e.g. /activate) is fine. */
-function requireJson(req: Request, _res: Response, next: NextFunction) {
-  const hasBody = req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0;
-  if (hasBody && !req.is('application/json')) {
-    next(new HttpError(415, 'Unsupported Media Type', 'send the body as application/json'));
-    return;
-  }
-  next();
-}
-
-export function makeApp({ db, log, version = '0.1.0' }: AppDeps): express.Express {
+export function makeApp({ db, log, access, version = '0.1.0' }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestLog(log));
 
-  app.use(requireJson);
-  app.use(express.json({ limit: '1mb', strict: true, verify: requireUtf8 }));
+  // Before anything else looks at a request: is it addressed to us, and by whom.
+  if (access.auth === 'none') app.use(requireServedHost(access.allowedHosts));
+  app.use(requireAllowedOrigin(access.allowedOrigins));
+  app.use(requireJsonContent);
 
-  const api = new Api(db);
+  const auth = new Authenticator(db, access.auth, access.tokenCacheMs);
+  const api = new Api(db, auth);
   healthRoutes(api);
   domainRoutes(api);
   domainGoalRoutes(api);
@@ -88,13 +78,14 @@ export function makeApp({ db, log, version = '0.1.0' }: AppDeps): express.Expres
   progressEventRoutes(api);
   readModelRoutes(api);
   let openapi: unknown;
-  api.add({ method: 'get', path: '/openapi.json', summary: 'This API as an OpenAPI 3.1 document', tag: 'service', anyQuery: true }, async () =>
+  api.add({ method: 'get', path: '/openapi.json', summary: 'This API as an OpenAPI 3.1 document', tag: 'service', access: 'read', anyQuery: true }, async () =>
     (openapi ??= openApiDocument(api.specs, { title: 'state-hub', version })),
   );
   api.refuseOtherMethods();
   app.use(api.router);
 
-  app.use((req, _res, next) => next(new HttpError(404, 'Not Found', `no route for ${req.method} ${req.path}`)));
+  // An unknown path is news only to a caller who may read.
+  app.use(auth.require('read'), (req, _res, next) => next(new HttpError(404, 'Not Found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));
   return app;
 }

@@ -24,6 +24,8 @@ export class HttpError extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly errors?: FieldError[],
+    /** Sent with the problem, e.g. WWW-Authenticate. */
+    readonly headers?: Record<string, string>,
   ) {
     super(detail ?? title);
   }
@@ -211,6 +213,7 @@ export function problemOf(err: HttpError): Problem {
 /** Sends err as problem+json; a 503 tells the client when to try again. */
 function sendProblem(res: Response, err: HttpError): void {
   if (err.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+  for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value);
   res.status(err.status).type('application/problem+json').json(problemOf(err));
 }
 

@@ -3,6 +3,8 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db.ts';
+import type { Access, Authenticator } from './auth.ts';
+import { jsonBody } from './body.ts';
 import { idText } from './common.ts';
 import { HttpError, type FieldError } from './errors.ts';
 
@@ -14,6 +16,11 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   path: string;
   summary: string;
   tag: string;
+  /**
+   * Who may call it with API_AUTH=token: public (probes only), a read token, or a write token.
+   * Only GET routes may be public or read; a route that changes anything needs write.
+   */
+  access: Access;
   params?: P;
   query?: Q;
   /**
@@ -79,16 +86,23 @@ export class Api {
   readonly router = Router();
   readonly specs: Array<RouteSpec<z.ZodType, z.ZodType, z.ZodType>> = [];
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly auth: Authenticator,
+  ) {}
 
   add<P extends z.ZodType = typeof empty, Q extends z.ZodType = typeof empty, B extends z.ZodType = typeof empty>(
     spec: RouteSpec<P, Q, B>,
     handler: Handler<z.infer<P>, z.infer<Q>, z.infer<B>>,
   ): void {
+    if (spec.method !== 'get' && spec.access !== 'write') {
+      throw new Error(`${spec.method.toUpperCase()} ${spec.path} changes state: its access must be write`);
+    }
     this.specs.push(spec);
     const params = strict(spec.params);
     const query = spec.anyQuery ? empty : strict(spec.query);
-    this.router[spec.method](spec.path, async (req: Request, res: Response) => {
+    // Authorization first: a caller without the right token learns nothing, not even that its body is malformed.
+    this.router[spec.method](spec.path, this.auth.require(spec.access), jsonBody, async (req: Request, res: Response) => {
       const input = {
         params: parse(params, req.params, 'path'),
         query: parse(query, resolveAliases(req.query as Record<string, unknown>, spec.queryAliases), 'query'),
@@ -104,16 +118,18 @@ export class Api {
    * Allow). Call once, after every add(): Express matches routes in the order they were added.
    */
   refuseOtherMethods(): void {
-    const allowed = new Map<string, Set<string>>();
+    const allowed = new Map<string, { methods: Set<string>; access: Access }>();
     for (const s of this.specs) {
-      const methods = allowed.get(s.path) ?? new Set<string>();
-      methods.add(s.method.toUpperCase());
-      if (s.method === 'get') methods.add('HEAD');
-      allowed.set(s.path, methods);
+      const path = allowed.get(s.path) ?? { methods: new Set<string>(), access: s.access };
+      path.methods.add(s.method.toUpperCase());
+      if (s.method === 'get') path.methods.add('HEAD');
+      // Telling which methods a path takes needs what its most open route needs.
+      if (s.access === 'public' || (s.access === 'read' && path.access === 'write')) path.access = s.access;
+      allowed.set(s.path, path);
     }
-    for (const [path, methods] of allowed) {
+    for (const [path, { methods, access }] of allowed) {
       const allow = [...methods, 'OPTIONS'].join(', ');
-      this.router.all(path, (req: Request, res: Response, next: NextFunction) => {
+      this.router.all(path, this.auth.require(access), (req: Request, res: Response, next: NextFunction) => {
         res.setHeader('Allow', allow);
         if (req.method === 'OPTIONS') {
           res.status(204).end();
@@ -166,22 +182,48 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query', alia
   return [...params, ...deprecated];
 }
 
+const problemResponse = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+});
+
+// The token a route needs, as OpenAPI says it: scopes of a bearer scheme are role names (3.1).
+function security(access: Access) {
+  if (access === 'public') return { security: [] };
+  return {
+    security: [{ bearerToken: [access] }],
+    // The responses of a missing or insufficient token.
+    auth: {
+      401: problemResponse('No valid bearer token (missing, malformed, unknown, revoked or expired)'),
+      ...(access === 'write' ? { 403: problemResponse('The token has scope read; this needs write') } : {}),
+    },
+  };
+}
+
 /** The OpenAPI 3.1 document of the declared routes. */
 export function openApiDocument(specs: Api['specs'], info: { title: string; version: string }) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const spec of specs) {
     const path = spec.path.replace(/:(\w+)/g, '{$1}');
     const status = String(spec.status ?? 200);
+    const { security: required, auth } = security(spec.access);
     (paths[path] ??= {})[spec.method] = {
       summary: spec.summary,
       tags: [spec.tag],
+      security: required,
       parameters: [...parameters(spec.params, 'path'), ...parameters(spec.query, 'query', spec.queryAliases)],
       ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.body) } } } } : {}),
       responses: {
         [status]: { description: status === '201' ? 'Created' : 'OK', content: { 'application/json': {} } },
-        default: { description: 'Error', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
+        ...auth,
+        default: problemResponse('Error'),
       },
     };
   }
-  return { openapi: '3.1.0', info, paths, components: { schemas: { Problem: problemSchema } } };
+  const bearerToken = {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A token from `statehub token create`, scope read or write. Needed unless the hub runs with API_AUTH=none.',
+  };
+  return { openapi: '3.1.0', info, paths, components: { schemas: { Problem: problemSchema }, securitySchemes: { bearerToken } } };
 }

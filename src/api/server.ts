@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
+import { isLoopbackHost } from '../net.ts';
+import { defaultAccess, type AccessSettings } from './access.ts';
 import { makeApp } from './app.ts';
 import { databaseNotReady } from './routes/health.ts';
 
@@ -18,9 +20,12 @@ export interface ListenOptions {
   headersTimeoutMs?: number;
   /** ...and the whole request within this time. */
   requestTimeoutMs?: number;
+  /** Default: tokens unless host is a loopback address (as with API_AUTH unset), no origins or extra hosts. */
+  access?: AccessSettings;
 }
 
 export async function listenApi(db: Db, log: Logger, host: string, port: number, options: ListenOptions = {}): Promise<RunningApi> {
+  const access = options.access ?? defaultAccess(host);
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   // Slow clients must not hold a connection forever. Node checks these timeouts only every
   // connectionsCheckingInterval (30 s by default), so a 10 s limit fired after up to 40 s.
@@ -30,7 +35,7 @@ export async function listenApi(db: Db, log: Logger, host: string, port: number,
       requestTimeout: options.requestTimeoutMs ?? 30_000,
       connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 4))),
     },
-    makeApp({ db, log }),
+    makeApp({ db, log, access }),
   );
   server.listen(port, host);
   await new Promise<void>((resolve, reject) => {
@@ -38,7 +43,13 @@ export async function listenApi(db: Db, log: Logger, host: string, port: number,
     server.once('error', reject);
   });
   const bound = (server.address() as AddressInfo).port;
-  log.info('api listening', { url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}` });
+  log.info('api listening', { url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, auth: access.auth });
+  if (access.auth === 'none' && !isLoopbackHost(host)) {
+    log.warn(
+      `API_AUTH=none on HOST=${host}: anyone who can reach this port may change the hub; ` +
+        'only loopback host names and API_ALLOWED_HOSTS are served. Prefer API_AUTH=token (statehub token create).',
+    );
+  }
   // The API serves without its database (answering 503), but an operator should hear at once.
   void databaseNotReady(db).then((problem) => {
     if (problem) log.error(`database not ready: ${problem}; serving anyway, /readyz answers 503 until it is`);

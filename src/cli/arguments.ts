@@ -3,6 +3,7 @@
 import { InvalidArgumentError } from 'commander';
 import { durationWithin, SINCE_RANGE, type DurationRange } from '../durations.ts';
 import { subjectPattern } from '../pump/tools/subject-pattern.ts';
+import { TOKEN_NAME_PATTERN } from '../tokens.ts';
 
 /** Runs check, turning whatever it throws into a usage error with the same message. */
 function asArgument<T>(check: () => T): T {
@@ -50,5 +51,13 @@ export function subject(text: string): string {
 /** A NATS subject filter for `events tail`: anything without whitespace. */
 export function subjectFilter(text: string): string {
   if (!/^[^\s]+$/.test(text)) throw new InvalidArgumentError(`"${text}" is not a subject filter`);
+  return text;
+}
+
+/** A token's name: it becomes the actor in request logs, so plain characters only. */
+export function tokenName(text: string): string {
+  if (!TOKEN_NAME_PATTERN.test(text)) {
+    throw new InvalidArgumentError(`expected letters, digits, ".", "_", "@" or "-" (at most 100, starting with a letter or digit), got "${text}"`);
+  }
   return text;
 }

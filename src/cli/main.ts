@@ -5,9 +5,9 @@
 // `statehub api` never loads the NATS client. Arguments are checked here, before any module
 // loads; the modules get typed options and resolve to the exit code.
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { RETENTION_RANGE } from '../durations.ts';
+import { RETENTION_RANGE, TOKEN_LIFETIME_RANGE } from '../durations.ts';
 import { errorText } from '../error-text.ts';
-import { durationIn, idList, positiveInt, since, subject, subjectFilter } from './arguments.ts';
+import { durationIn, idList, positiveInt, since, subject, subjectFilter, tokenName } from './arguments.ts';
 
 type Env = NodeJS.ProcessEnv;
 /** Makes an action that runs a command body and keeps the exit code it resolves to. */
@@ -80,6 +80,7 @@ function defineProgram(env: Env, exitWith: (code: number) => void): Command {
     )
     .action(runs(async (options) => (await import('./commands/pump.ts')).run(options, env)));
 
+  program.addCommand(tokenCommand(runs, env));
   program.addCommand(outboxCommand(runs, env));
   program.addCommand(replayCommand(runs, env));
   program.addCommand(eventsCommand(runs, env));
@@ -97,6 +98,44 @@ function defineProgram(env: Env, exitWith: (code: number) => void): Command {
   requireSubcommand(program, 'command');
   configure(program, 'statehub');
   return program;
+}
+
+function tokenCommand(runs: Runs, env: Env): Command {
+  const token = new Command('token')
+    .summary('token create | list | revoke: bearer tokens for the API')
+    .description(
+      'Bearer tokens for the HTTP API (README, "Authentication"). Need DATABASE_URL with a role that may ' +
+        'write statehub.api_tokens: the migrating role, not the API\'s.',
+    );
+  const load = () => import('./commands/token.ts');
+
+  token
+    .command('create')
+    .summary('make a token and print its secret, once')
+    .description(
+      'Makes a token and prints its secret on stdout, once: the hub stores only its SHA-256. ' +
+        'read allows GET routes and /openapi.json; write allows every route.',
+    )
+    .requiredOption('--name <NAME>', 'who uses it, e.g. ci-deploy (shown in request logs; unique)', tokenName)
+    .addOption(new Option('--scope <SCOPE>', 'read or write').choices(['read', 'write']).makeOptionMandatory())
+    .option('--expires <AGE>', `lifetime from ${TOKEN_LIFETIME_RANGE.min} to ${TOKEN_LIFETIME_RANGE.max}, e.g. 90d (default: never expires)`, durationIn(TOKEN_LIFETIME_RANGE))
+    .action(runs(async (options: { name: string; scope: 'read' | 'write'; expires?: number }) => (await load()).create(options, env)));
+
+  token
+    .command('list')
+    .summary('every token: name, scope, state, dates (never a secret)')
+    .description('Lists every token with its scope, state (active, expired, revoked) and dates. No secret is stored, so none is printed.')
+    .option('--json', 'print one JSON array instead of a table')
+    .action(runs(async (options: { json?: true }) => (await load()).list({ json: options.json === true }, env)));
+
+  token
+    .command('revoke')
+    .summary('revoke a token by name; running APIs refuse it within seconds')
+    .description('Revokes the named token. Running APIs refuse it from their next lookup, at most a few seconds later (README, "Authentication"). Revoking twice changes nothing.')
+    .addArgument(new Argument('<NAME>', 'the token to revoke').argParser(tokenName))
+    .action(runs(async (name: string) => (await load()).revoke({ name }, env)));
+
+  return requireSubcommand(token, 'subcommand');
 }
 
 function outboxCommand(runs: Runs, env: Env): Command {

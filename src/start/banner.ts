@@ -3,11 +3,23 @@
 import path from 'node:path';
 import { NATS_INSTALL_HINT } from './private-nats.ts';
 import { redactServers, redactUrl } from '../logger.ts';
+import type { AuthMode } from '../api/auth.ts';
 import type { BackingServices } from './services.ts';
 
-export function banner(apiUrl: string, services: BackingServices, cli = `node ${path.relative(process.cwd(), process.argv[1] ?? 'bin/statehub.js')}`): string {
+export function banner(
+  api: { url: string; auth: AuthMode },
+  services: BackingServices,
+  cli = `node ${path.relative(process.cwd(), process.argv[1] ?? 'bin/statehub.js')}`,
+): string {
   const { embedded, nats } = services;
-  const lines = ['state-hub is running', `  API       ${apiUrl}  (GET /openapi.json)`];
+  const lines = ['state-hub is running', `  API       ${api.url}  (GET /openapi.json)`];
+  if (api.auth === 'none') {
+    lines.push('  auth      none: loopback host names only (API_AUTH=token requires bearer tokens)');
+  } else {
+    // The embedded database's URL names its password file, so it can be shown and reused.
+    const database = embedded ? `DATABASE_URL='${embedded.psqlUrl}' ` : '';
+    lines.push('  auth      bearer tokens; make one with', `            ${database}${cli} token create --name me --scope write`);
+  }
   if (embedded) {
     lines.push(`  database  psql '${embedded.psqlUrl}'`, `            (embedded PostgreSQL, data in ${embedded.dataDir})`);
   } else {

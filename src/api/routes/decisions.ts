@@ -17,12 +17,12 @@ export const decisionResolve = z.strictObject({
 
 export function decisionRoutes(api: Api): void {
   const tag = 'decisions';
-  api.add({ method: 'post', path: '/decisions', summary: 'Open a decision', tag, body: decisionCreate, status: 201 }, ({ body }, db) =>
+  api.add({ method: 'post', access: 'write', path: '/decisions', summary: 'Open a decision', tag, body: decisionCreate, status: 201 }, ({ body }, db) =>
     createAndGet(db, res, body),
   );
   api.add(
     {
-      method: 'get', path: '/decisions', summary: 'List decisions', tag,
+      method: 'get', access: 'read', path: '/decisions', summary: 'List decisions', tag,
       query: pageQuery.extend({ status: status.optional(), topic: idOrSlug.optional(), workstream: idOrSlug.optional() }),
       queryAliases: { topic_id: 'topic', workstream_id: 'workstream' },
     },
@@ -38,16 +38,16 @@ export function decisionRoutes(api: Api): void {
         query,
       ),
   );
-  api.add({ method: 'get', path: '/decisions/:id', summary: 'Get a decision', tag, params: idParams }, ({ params }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/decisions/:id', summary: 'Get a decision', tag, params: idParams }, ({ params }, db) =>
     getOne(db, res.select, 't.id', params.id, `decision ${params.id}`),
   );
   api.add(
-    { method: 'patch', path: '/decisions/:id', summary: 'Change a decision, or withdraw an open one', tag, params: idParams, body: decisionPatch },
+    { method: 'patch', access: 'write', path: '/decisions/:id', summary: 'Change a decision, or withdraw an open one', tag, params: idParams, body: decisionPatch },
     ({ params, body }, db) =>
       patchAndGet(db, res, 'id', params.id, body, `decision ${params.id}`),
   );
   api.add(
-    { method: 'post', path: '/decisions/:id/resolve', summary: 'Resolve an open decision', tag, params: idParams, body: decisionResolve },
+    { method: 'post', access: 'write', path: '/decisions/:id/resolve', summary: 'Resolve an open decision', tag, params: idParams, body: decisionResolve },
     ({ params, body }, db) =>
       db.tx(async (q) => {
         const { rows } = await q.query<{ status: string }>('SELECT status FROM statehub.decisions WHERE id = $1 FOR UPDATE', [params.id]);

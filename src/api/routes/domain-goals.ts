@@ -14,7 +14,7 @@ export const domainGoalPatch = nonEmpty(
 export function domainGoalRoutes(api: Api): void {
   const tag = 'domain goals';
   api.add(
-    { method: 'post', path: '/domain-goals', summary: 'Create a draft goal for a domain', tag, body: domainGoalCreate, status: 201 },
+    { method: 'post', access: 'write', path: '/domain-goals', summary: 'Create a draft goal for a domain', tag, body: domainGoalCreate, status: 201 },
     ({ body }, db) =>
       db.tx(async (q) => {
         const { domain_slug, ...rest } = body;
@@ -24,22 +24,22 @@ export function domainGoalRoutes(api: Api): void {
   );
   api.add(
     {
-      method: 'get', path: '/domain-goals', summary: 'List domain goals', tag,
+      method: 'get', access: 'read', path: '/domain-goals', summary: 'List domain goals', tag,
       query: pageQuery.extend({ domain: idOrSlug.optional(), status: status.optional() }),
     },
     ({ query }, db) => listPage(db, res.select, [byReference(query.domain, 't.domain_id', 'domains'), when(query.status, 't.status = $')], query),
   );
-  api.add({ method: 'get', path: '/domain-goals/:id', summary: 'Get a domain goal', tag, params: idParams }, ({ params }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/domain-goals/:id', summary: 'Get a domain goal', tag, params: idParams }, ({ params }, db) =>
     getOne(db, res.select, 't.id', params.id, `domain goal ${params.id}`),
   );
   api.add(
-    { method: 'patch', path: '/domain-goals/:id', summary: 'Change a domain goal', tag, params: idParams, body: domainGoalPatch },
+    { method: 'patch', access: 'write', path: '/domain-goals/:id', summary: 'Change a domain goal', tag, params: idParams, body: domainGoalPatch },
     ({ params, body }, db) =>
       patchAndGet(db, res, 'id', params.id, body, `domain goal ${params.id}`),
   );
   api.add(
     {
-      method: 'post', path: '/domain-goals/:id/activate', tag, params: idParams,
+      method: 'post', access: 'write', path: '/domain-goals/:id/activate', tag, params: idParams,
       summary: "Make this the domain's active goal, superseding the current one in the same transaction",
     },
     ({ params }, db) =>

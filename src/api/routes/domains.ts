@@ -10,17 +10,17 @@ export const domainPatch = nonEmpty(z.strictObject({ name: name.optional(), desc
 
 export function domainRoutes(api: Api): void {
   const tag = 'domains';
-  api.add({ method: 'post', path: '/domains', summary: 'Create a domain', tag, body: domainCreate, status: 201 }, ({ body }, db) =>
+  api.add({ method: 'post', access: 'write', path: '/domains', summary: 'Create a domain', tag, body: domainCreate, status: 201 }, ({ body }, db) =>
     createAndGet(db, res, body),
   );
-  api.add({ method: 'get', path: '/domains', summary: 'List domains', tag, query: pageQuery }, ({ query }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/domains', summary: 'List domains', tag, query: pageQuery }, ({ query }, db) =>
     listPage(db, res.select, [], query),
   );
-  api.add({ method: 'get', path: '/domains/:slug', summary: 'Get a domain', tag, params: slugParams }, ({ params }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/domains/:slug', summary: 'Get a domain', tag, params: slugParams }, ({ params }, db) =>
     getOne(db, res.select, 't.slug', params.slug, `domain ${params.slug}`),
   );
   api.add(
-    { method: 'patch', path: '/domains/:slug', summary: 'Change a domain', tag, params: slugParams, body: domainPatch },
+    { method: 'patch', access: 'write', path: '/domains/:slug', summary: 'Change a domain', tag, params: slugParams, body: domainPatch },
     ({ params, body }, db) =>
       patchAndGet(db, res, 'slug', params.slug, body, `domain ${params.slug}`),
   );

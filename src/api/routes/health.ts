@@ -15,9 +15,9 @@ export async function databaseNotReady(db: Db): Promise<string | undefined> {
 
 export function healthRoutes(api: Api): void {
   const tag = 'service';
-  api.add({ method: 'get', path: '/healthz', summary: 'The process is up (never touches the database)', tag, anyQuery: true }, async () => ({ status: 'ok' }));
+  api.add({ method: 'get', access: 'public', path: '/healthz', summary: 'The process is up (never touches the database)', tag, anyQuery: true }, async () => ({ status: 'ok' }));
   api.add(
-    { method: 'get', path: '/readyz', summary: 'The database answers and is migrated; 503 with the reason otherwise', tag, anyQuery: true },
+    { method: 'get', access: 'public', path: '/readyz', summary: 'The database answers and is migrated; 503 with the reason otherwise', tag, anyQuery: true },
     async (_input, db) => {
       const problem = await databaseNotReady(db);
       if (problem) throw new HttpError(503, 'Service Unavailable', `not ready: ${problem}`);

@@ -14,19 +14,19 @@ export const progressEventCreate = z.strictObject({
 export function progressEventRoutes(api: Api): void {
   const tag = 'progress events';
   api.add(
-    { method: 'post', path: '/progress-events', summary: 'Record progress (append-only)', tag, body: progressEventCreate, status: 201 },
+    { method: 'post', access: 'write', path: '/progress-events', summary: 'Record progress (append-only)', tag, body: progressEventCreate, status: 201 },
     ({ body }, db) => createAndGet(db, res, body),
   );
   api.add(
     {
-      method: 'get', path: '/progress-events', summary: 'List progress events, oldest first', tag,
+      method: 'get', access: 'read', path: '/progress-events', summary: 'List progress events, oldest first', tag,
       query: pageQuery.extend({ workstream: idOrSlug.optional(), task: idText.optional() }),
       queryAliases: { workstream_id: 'workstream', task_id: 'task' },
     },
     ({ query }, db) =>
       listPage(db, res.select, [byReference(query.workstream, 't.workstream_id', 'workstreams'), when(query.task, 't.task_id = $')], query),
   );
-  api.add({ method: 'get', path: '/progress-events/:id', summary: 'Get a progress event', tag, params: idParams }, ({ params }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/progress-events/:id', summary: 'Get a progress event', tag, params: idParams }, ({ params }, db) =>
     getOne(db, res.select, 't.id', params.id, `progress event ${params.id}`),
   );
 }

@@ -40,7 +40,7 @@ export function readModelRoutes(api: Api): void {
   const tag = 'read models';
   api.add(
     {
-      method: 'get', path: '/next-steps', tag,
+      method: 'get', access: 'read', path: '/next-steps', tag,
       summary: 'Open tasks of active workstreams and open decisions, most urgent first, with workstream/repo/domain context',
       query: z.object({
         limit: intText(1, MAX_PAGE).default(100),
@@ -56,7 +56,7 @@ export function readModelRoutes(api: Api): void {
 
   api.add(
     {
-      method: 'get', path: '/domains/:slug/overview', tag, params: slugParams,
+      method: 'get', access: 'read', path: '/domains/:slug/overview', tag, params: slugParams,
       summary: 'A domain at a glance: active goal, repos, workstreams by status, open decisions',
     },
     ({ params }, db) =>

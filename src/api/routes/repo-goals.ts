@@ -10,7 +10,7 @@ export const repoGoalPatch = nonEmpty(z.strictObject({ title: title.optional(), 
 
 export function repoGoalRoutes(api: Api): void {
   const tag = 'repo goals';
-  api.add({ method: 'post', path: '/repo-goals', summary: 'Create a repo goal', tag, body: repoGoalCreate, status: 201 }, ({ body }, db) =>
+  api.add({ method: 'post', access: 'write', path: '/repo-goals', summary: 'Create a repo goal', tag, body: repoGoalCreate, status: 201 }, ({ body }, db) =>
     db.tx(async (q) => {
       const { repo_slug, ...rest } = body;
       const repo_id = await idOfSlug(q, 'repos', repo_slug, 'repo_slug');
@@ -18,14 +18,14 @@ export function repoGoalRoutes(api: Api): void {
     }),
   );
   api.add(
-    { method: 'get', path: '/repo-goals', summary: 'List repo goals', tag, query: pageQuery.extend({ repo: idOrSlug.optional(), status: status.optional() }) },
+    { method: 'get', access: 'read', path: '/repo-goals', summary: 'List repo goals', tag, query: pageQuery.extend({ repo: idOrSlug.optional(), status: status.optional() }) },
     ({ query }, db) => listPage(db, res.select, [byReference(query.repo, 't.repo_id', 'repos'), when(query.status, 't.status = $')], query),
   );
-  api.add({ method: 'get', path: '/repo-goals/:id', summary: 'Get a repo goal', tag, params: idParams }, ({ params }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/repo-goals/:id', summary: 'Get a repo goal', tag, params: idParams }, ({ params }, db) =>
     getOne(db, res.select, 't.id', params.id, `repo goal ${params.id}`),
   );
   api.add(
-    { method: 'patch', path: '/repo-goals/:id', summary: 'Change a repo goal', tag, params: idParams, body: repoGoalPatch },
+    { method: 'patch', access: 'write', path: '/repo-goals/:id', summary: 'Change a repo goal', tag, params: idParams, body: repoGoalPatch },
     ({ params, body }, db) =>
       patchAndGet(db, res, 'id', params.id, body, `repo goal ${params.id}`),
   );

@@ -12,20 +12,20 @@ export const repoPatch = nonEmpty(
 
 export function repoRoutes(api: Api): void {
   const tag = 'repos';
-  api.add({ method: 'post', path: '/repos', summary: 'Register a repo', tag, body: repoCreate, status: 201 }, ({ body }, db) =>
+  api.add({ method: 'post', access: 'write', path: '/repos', summary: 'Register a repo', tag, body: repoCreate, status: 201 }, ({ body }, db) =>
     db.tx(async (q) => {
       const { domain_slug, ...rest } = body;
       const domain_id = await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
       return createAndGet(q, res, { ...rest, domain_id });
     }),
   );
-  api.add({ method: 'get', path: '/repos', summary: 'List repos', tag, query: pageQuery.extend({ domain: idOrSlug.optional() }) }, ({ query }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/repos', summary: 'List repos', tag, query: pageQuery.extend({ domain: idOrSlug.optional() }) }, ({ query }, db) =>
     listPage(db, res.select, [byReference(query.domain, 't.domain_id', 'domains')], query),
   );
-  api.add({ method: 'get', path: '/repos/:slug', summary: 'Get a repo', tag, params: slugParams }, ({ params }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/repos/:slug', summary: 'Get a repo', tag, params: slugParams }, ({ params }, db) =>
     getOne(db, res.select, 't.slug', params.slug, `repo ${params.slug}`),
   );
-  api.add({ method: 'patch', path: '/repos/:slug', summary: 'Change a repo', tag, params: slugParams, body: repoPatch }, ({ params, body }, db) =>
+  api.add({ method: 'patch', access: 'write', path: '/repos/:slug', summary: 'Change a repo', tag, params: slugParams, body: repoPatch }, ({ params, body }, db) =>
     db.tx(async (q) => {
       const { domain_slug, ...rest } = body;
       const domain_id = domain_slug === undefined ? undefined : await idOfSlug(q, 'domains', domain_slug, 'domain_slug');

@@ -11,22 +11,22 @@ export const taskPatch = nonEmpty(z.strictObject({ title: title.optional(), stat
 
 export function taskRoutes(api: Api): void {
   const tag = 'tasks';
-  api.add({ method: 'post', path: '/tasks', summary: 'Create a task', tag, body: taskCreate, status: 201 }, ({ body }, db) =>
+  api.add({ method: 'post', access: 'write', path: '/tasks', summary: 'Create a task', tag, body: taskCreate, status: 201 }, ({ body }, db) =>
     createAndGet(db, res, body),
   );
   api.add(
     {
-      method: 'get', path: '/tasks', summary: 'List tasks', tag,
+      method: 'get', access: 'read', path: '/tasks', summary: 'List tasks', tag,
       query: pageQuery.extend({ workstream: idOrSlug.optional(), status: status.optional() }),
       queryAliases: { workstream_id: 'workstream' },
     },
     ({ query }, db) =>
       listPage(db, res.select, [byReference(query.workstream, 't.workstream_id', 'workstreams'), when(query.status, 't.status = $')], query),
   );
-  api.add({ method: 'get', path: '/tasks/:id', summary: 'Get a task', tag, params: idParams }, ({ params }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/tasks/:id', summary: 'Get a task', tag, params: idParams }, ({ params }, db) =>
     getOne(db, res.select, 't.id', params.id, `task ${params.id}`),
   );
-  api.add({ method: 'patch', path: '/tasks/:id', summary: 'Change a task', tag, params: idParams, body: taskPatch }, ({ params, body }, db) =>
+  api.add({ method: 'patch', access: 'write', path: '/tasks/:id', summary: 'Change a task', tag, params: idParams, body: taskPatch }, ({ params, body }, db) =>
     patchAndGet(db, res, 'id', params.id, body, `task ${params.id}`),
   );
 }

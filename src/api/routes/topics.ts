@@ -9,20 +9,20 @@ export const topicPatch = nonEmpty(z.strictObject({ title: title.optional(), dom
 
 export function topicRoutes(api: Api): void {
   const tag = 'topics';
-  api.add({ method: 'post', path: '/topics', summary: 'Create a topic', tag, body: topicCreate, status: 201 }, ({ body }, db) =>
+  api.add({ method: 'post', access: 'write', path: '/topics', summary: 'Create a topic', tag, body: topicCreate, status: 201 }, ({ body }, db) =>
     db.tx(async (q) => {
       const { domain_slug, ...rest } = body;
       const domain_id = domain_slug === undefined ? undefined : await idOfSlug(q, 'domains', domain_slug, 'domain_slug');
       return createAndGet(q, res, { ...rest, domain_id });
     }),
   );
-  api.add({ method: 'get', path: '/topics', summary: 'List topics', tag, query: pageQuery.extend({ domain: idOrSlug.optional() }) }, ({ query }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/topics', summary: 'List topics', tag, query: pageQuery.extend({ domain: idOrSlug.optional() }) }, ({ query }, db) =>
     listPage(db, res.select, [byReference(query.domain, 't.domain_id', 'domains')], query),
   );
-  api.add({ method: 'get', path: '/topics/:slug', summary: 'Get a topic', tag, params: slugParams }, ({ params }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/topics/:slug', summary: 'Get a topic', tag, params: slugParams }, ({ params }, db) =>
     getOne(db, res.select, 't.slug', params.slug, `topic ${params.slug}`),
   );
-  api.add({ method: 'patch', path: '/topics/:slug', summary: 'Change a topic', tag, params: slugParams, body: topicPatch }, ({ params, body }, db) =>
+  api.add({ method: 'patch', access: 'write', path: '/topics/:slug', summary: 'Change a topic', tag, params: slugParams, body: topicPatch }, ({ params, body }, db) =>
     db.tx(async (q) => {
       const { domain_slug, ...rest } = body;
       const domain_id =

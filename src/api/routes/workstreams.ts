@@ -28,12 +28,12 @@ export const workstreamPatch = nonEmpty(
 
 export function workstreamRoutes(api: Api): void {
   const tag = 'workstreams';
-  api.add({ method: 'post', path: '/workstreams', summary: 'Create a workstream', tag, body: workstreamCreate, status: 201 }, ({ body }, db) =>
+  api.add({ method: 'post', access: 'write', path: '/workstreams', summary: 'Create a workstream', tag, body: workstreamCreate, status: 201 }, ({ body }, db) =>
     createAndGet(db, res, body),
   );
   api.add(
     {
-      method: 'get', path: '/workstreams', tag,
+      method: 'get', access: 'read', path: '/workstreams', tag,
       summary: 'List workstreams; repo and topic take an id or a slug',
       query: pageQuery.extend({ status: workstreamStatus.optional(), repo: idOrSlug.optional(), topic: idOrSlug.optional() }),
     },
@@ -49,12 +49,12 @@ export function workstreamRoutes(api: Api): void {
         query,
       ),
   );
-  api.add({ method: 'get', path: '/workstreams/:id', summary: 'Get a workstream', tag, params: idParams }, ({ params }, db) =>
+  api.add({ method: 'get', access: 'read', path: '/workstreams/:id', summary: 'Get a workstream', tag, params: idParams }, ({ params }, db) =>
     getOne(db, res.select, 't.id', params.id, `workstream ${params.id}`),
   );
   api.add(
     {
-      method: 'patch', path: '/workstreams/:id', tag, params: idParams, body: workstreamPatch,
+      method: 'patch', access: 'write', path: '/workstreams/:id', tag, params: idParams, body: workstreamPatch,
       summary: 'Change a workstream; status changes follow docs/status-transitions.md',
     },
     ({ params, body }, db) =>

@@ -2,6 +2,7 @@
 import { loadConfig, requireDatabaseUrl } from '../../config.ts';
 import { createDb } from '../../db.ts';
 import { createLogger } from '../../logger.ts';
+import { accessSettings } from '../../api/access.ts';
 import { listenApi } from '../../api/server.ts';
 import { handleSignals } from '../../shutdown.ts';
 
@@ -9,7 +10,7 @@ export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<num
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL, { component: 'api' });
   const db = createDb({ connectionString: requireDatabaseUrl(config), max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: 30_000 }, log);
-  const api = await listenApi(db, log, config.HOST, config.PORT);
+  const api = await listenApi(db, log, config.HOST, config.PORT, { access: accessSettings(config) });
   handleSignals(log, 15_000, [
     { name: 'http server', run: () => api.close() },
     { name: 'database pool', run: () => db.close() },

@@ -6,6 +6,7 @@ import { createDb } from '../../db.ts';
 import { errorText } from '../../error-text.ts';
 import { createLogger } from '../../logger.ts';
 import { migrate } from '../../migrate.ts';
+import { accessSettings } from '../../api/access.ts';
 import { listenApi } from '../../api/server.ts';
 import { handleSignals, type Step } from '../../shutdown.ts';
 import { StartStoppedError } from '../../start/server-process.ts';
@@ -26,7 +27,8 @@ export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<num
     await migrate(services.databaseUrl, log);
     const db = createDb({ connectionString: services.databaseUrl, max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: 30_000 }, log);
     steps.unshift({ name: 'database pool', run: () => db.close() });
-    const api = await listenApi(db, log, config.HOST, config.PORT);
+    const access = accessSettings(config);
+    const api = await listenApi(db, log, config.HOST, config.PORT, { access });
     steps.unshift({ name: 'http server', run: () => api.close() });
 
     // The pump runs in-process and never shares the API's pool.
@@ -36,7 +38,7 @@ export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<num
     // A pump that cannot go on (e.g. the stream cannot hold our subjects) takes the rest down.
     void pump.closed.then((fatal) => fatal && stopAll('pump failed', true));
 
-    process.stdout.write(banner(`http://${config.HOST}:${api.port}`, services));
+    process.stdout.write(banner({ url: `http://${config.HOST}:${api.port}`, auth: access.auth }, services));
   } catch (err) {
     // Interrupted by a signal: that shutdown is already running and exits 0.
     if (!(err instanceof StartStoppedError)) process.stderr.write(`statehub start: ${errorText(err)}\n`);

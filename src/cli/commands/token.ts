@@ -1,0 +1,74 @@
+// statehub token create --name N --scope read|write [--expires 90d] | list [--json] | revoke NAME
+// src/cli/main.ts checks the arguments; these run them against DATABASE_URL, which must be a
+// role that may write statehub.api_tokens (the migrating role; the API's role may not).
+import { withDatabase, type ToolContext } from '../../pump/tools/common.ts';
+import { TOKEN_CACHE_MS } from '../../api/auth.ts';
+import { createToken, listTokens, revokeToken, stateOf, TokenError, type Scope, type TokenInfo } from '../../tokens.ts';
+
+/** Runs a token command; a TokenError is the one line to print, exit 1. */
+async function tokenCommand(name: string, env: NodeJS.ProcessEnv, body: (ctx: ToolContext) => Promise<void>): Promise<number> {
+  try {
+    await withDatabase(env, `token ${name}`, body);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof TokenError)) throw err;
+    process.stderr.write(`statehub token ${name}: ${err.message}\n`);
+    return 1;
+  }
+}
+
+const when = (d: Date | null, none: string) => (d ? d.toISOString() : none);
+
+/** Prints the secret alone on stdout, so `TOKEN=$(statehub token create ...)` keeps just it. */
+export function create(options: { name: string; scope: Scope; expires?: number }, env: NodeJS.ProcessEnv): Promise<number> {
+  return tokenCommand('create', env, async ({ db }) => {
+    const { secret, token } = await createToken(db, { name: options.name, scope: options.scope, expiresInMs: options.expires });
+    process.stdout.write(`${secret}\n`);
+    process.stderr.write(
+      `created token ${token.name}, scope ${token.scope}, ${token.expires_at ? `expires ${token.expires_at.toISOString()}` : 'never expires'}.\n` +
+        'The secret above is shown only now; the hub keeps only its hash. Send it as: Authorization: Bearer <secret>\n',
+    );
+  });
+}
+
+function table(tokens: TokenInfo[], now: Date): string {
+  const rows = [
+    ['NAME', 'SCOPE', 'STATE', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'],
+    ...tokens.map((t) => [
+      t.name,
+      t.scope,
+      stateOf({ expires_at: t.expires_at, revoked: t.revoked_at !== null }, now),
+      t.created_at.toISOString(),
+      when(t.expires_at, 'never'),
+      when(t.revoked_at, '-'),
+      when(t.last_used_at, 'never'),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** Never prints a secret: the hub has none to print. */
+export function list({ json }: { json: boolean }, env: NodeJS.ProcessEnv): Promise<number> {
+  return tokenCommand('list', env, async ({ db }) => {
+    const tokens = await listTokens(db);
+    const now = new Date();
+    if (json) {
+      const items = tokens.map((t) => ({ ...t, state: stateOf({ expires_at: t.expires_at, revoked: t.revoked_at !== null }, now) }));
+      process.stdout.write(`${JSON.stringify(items)}\n`);
+    } else {
+      process.stdout.write(tokens.length ? table(tokens, now) : 'no tokens (statehub token create makes one)\n');
+    }
+  });
+}
+
+export function revoke({ name }: { name: string }, env: NodeJS.ProcessEnv): Promise<number> {
+  return tokenCommand('revoke', env, async ({ db }) => {
+    const { revokedAt, already } = await revokeToken(db, name);
+    process.stdout.write(
+      already
+        ? `token ${name} was already revoked at ${revokedAt.toISOString()}\n`
+        : `revoked token ${name}; a running API refuses it within ${TOKEN_CACHE_MS / 1000} s\n`,
+    );
+  });
+}
