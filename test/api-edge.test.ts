@@ -134,11 +134,11 @@ describe('HTTP API at the edges', function () {
       expect((await c.get(`/repos?domain=${domainId}`)).status).to.equal(200);
     });
 
-    it('one strict integer rule for limit, offset and ids', async () => {
+    it('one strict integer rule for limit and ids', async () => {
       for (const bad of ['0x10', '1e2', '%205', '5%20', '010', '-1', '+5', '1.0', '']) {
         expectProblem(await c.get(`/domains?limit=${bad}`), 400);
       }
-      expectProblem(await c.get('/next-steps?offset=1e2'), 400);
+      expectProblem(await c.get('/next-steps?limit=1e2'), 400);
       expectProblem(await c.get('/tasks/01'), 400);
       // All digits in an id-or-slug filter is an id, so a bad one is refused, not taken for a slug.
       expectProblem(await c.get('/tasks?workstream=01'), 400);
@@ -146,7 +146,28 @@ describe('HTTP API at the edges', function () {
       expectProblem(await c.get('/repos?domain=Not-A-Slug'), 400);
       expectProblem(await c.get(`/tasks?workstream_id=0${workstreamId}`), 400);
       expect((await c.get('/domains?limit=10')).status).to.equal(200);
-      expect((await c.get('/next-steps?offset=0')).status).to.equal(200);
+      expect((await c.get('/next-steps?limit=10')).status).to.equal(200);
+    });
+
+    it('next-steps: offset is refused with advice to page by cursor; a cursor it did not issue → 400', async () => {
+      for (const offset of ['0', '100', '1e2']) {
+        const r = await c.get(`/next-steps?offset=${offset}`);
+        expectProblem(r, 400, /offset is no longer accepted: page with cursor/);
+        expect(fieldsOf(r)).to.deep.equal(['offset']);
+      }
+      const b64 = (s: string) => Buffer.from(s).toString('base64url');
+      // A list's id cursor, a rank that does not exist, numbers beyond exact range, garbage.
+      for (const cursor of [b64('id:5'), b64('step:0:1:1'), b64('step:5:1:1'), b64('step:1:9007199254740993:1'), b64('step:1:01:1'), b64('step:1:1:0'), 'garbage']) {
+        expectProblem(await c.get(`/next-steps?cursor=${cursor}`), 400, /cursor is not one this API issued/);
+      }
+      await c.post('/decisions', { title: 'Edge next step' });
+      const first = await c.get('/next-steps?limit=1');
+      expect(first.body.next_cursor).to.be.a('string');
+      // Another list's cursor is refused here, and this one there.
+      const domains = await c.get('/domains?limit=1');
+      expect(domains.body.next_cursor).to.be.a('string');
+      expectProblem(await c.get(`/next-steps?cursor=${domains.body.next_cursor}`), 400, /cursor is not one this API issued/);
+      expectProblem(await c.get(`/domains?cursor=${first.body.next_cursor}`), 400, /cursor is not one this API issued/);
     });
   });
 

@@ -255,8 +255,41 @@ describe('HTTP API', function () {
       const item = r.body.items[pos(`task:${stuck.id}`)];
       expect(item).to.include({ workstream_slug: 'ws-next', repo_slug: 'hub', domain_slug: 'tools' });
       const first = await c.get('/next-steps?limit=1');
-      expect(first.body.items).to.have.length(1);
-      expect(first.body.next_offset).to.equal(1);
+      expect(first.body.items).to.deep.equal(r.body.items.slice(0, 1));
+      expect(first.body.next_cursor).to.be.a('string');
+      const second = await c.get(`/next-steps?limit=1&cursor=${first.body.next_cursor}`);
+      expect(second.body.items).to.deep.equal(r.body.items.slice(1, 2));
+    });
+
+    it('next-steps pages by cursor through items created within one millisecond, none skipped or repeated', async () => {
+      // Created_at values a JS Date cannot tell apart (same millisecond) and one exact tie,
+      // in every rank; the cursor must carry the stored microseconds and fall back to the id.
+      const w = (await c.get('/workstreams?status=active&limit=1')).body.items[0];
+      for (const [status, at] of [
+        ['blocked', '2000-01-01 00:00:00.000001+00'], ['blocked', '2000-01-01 00:00:00.000002+00'],
+        ['blocked', '2000-01-01 00:00:00.000002+00'], ['in_progress', '2000-01-01 00:00:00.000999+00'],
+        ['in_progress', '2000-01-01 00:00:00.000001+00'], ['todo', '2000-01-01 00:00:00.0005+00'],
+      ]) {
+        await t.db.query('INSERT INTO statehub.tasks (workstream_id, title, status, created_at) VALUES ($1, $2, $3, $4)', [w.id, `same ms ${at}`, status, at]);
+      }
+      await t.db.query(`INSERT INTO statehub.decisions (title, workstream_id, created_at) VALUES
+                          ('same ms a', $1, '2000-01-01 00:00:00.000003+00'), ('same ms b', $1, '2000-01-01 00:00:00.000002+00')`, [w.id]);
+      const all = (await c.get('/next-steps?limit=500')).body;
+      expect(all.next_cursor).to.equal(null);
+      expect(all.items.filter((x: { title: string }) => x.title.startsWith('same ms'))).to.have.length(8);
+      for (const limit of [1, 2, 3]) {
+        const walked: unknown[] = [];
+        let cursor: string | null = '';
+        while (cursor !== null) {
+          const page: Reply = await c.get(`/next-steps?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+          expect(page.status, JSON.stringify(page.body)).to.equal(200);
+          walked.push(...page.body.items);
+          // A cursor that lost its microseconds would come back to the same page for ever.
+          expect(walked.length, `limit ${limit}: more items than there are`).to.be.at.most(all.items.length);
+          cursor = page.body.next_cursor;
+        }
+        expect(walked, `limit ${limit}`).to.deep.equal(all.items);
+      }
     });
 
     it('domain overview shows the active goal, repos, workstreams by status, open decisions', async () => {

@@ -75,9 +75,13 @@ export interface Page<T> {
 
 const encodeCursor = (lastId: number) => Buffer.from(`id:${lastId}`).toString('base64url');
 
+/** The answer to a cursor that no page of this API handed out (or that was altered). */
+export const badCursor = () =>
+  new HttpError(400, 'Bad Request', 'cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
+
 function decodeCursor(cursor: string): number {
   const m = /^id:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!m) throw new HttpError(400, 'Bad Request', 'cursor is not one this API issued', [{ field: 'cursor', message: 'invalid cursor' }]);
+  if (!m) throw badCursor();
   return Number(m[1]);
 }
 

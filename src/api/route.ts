@@ -28,6 +28,11 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
    * work, still take an id only, and are documented as deprecated.
    */
   queryAliases?: Record<string, string>;
+  /**
+   * Query parameters the route no longer takes, each with what to send instead: a request that
+   * still sends one gets that advice in its 400, not a bare "unknown query parameter".
+   */
+  removedQuery?: Record<string, string>;
   body?: B;
   /** Status of a success (default 200). */
   status?: number;
@@ -69,6 +74,12 @@ function resolveAliases(query: Record<string, unknown>, aliases: Record<string, 
   return out;
 }
 
+function refuseRemoved(query: Record<string, unknown>, removed: Record<string, string> | undefined): void {
+  for (const [name, instead] of Object.entries(removed ?? {})) {
+    if (name in query) throw new HttpError(400, 'Bad Request', `${name} is no longer accepted: ${instead}`, [{ field: name, message: instead }]);
+  }
+}
+
 /** Validates one part of the request; query and path problems name the parameter. */
 function parse<T>(schema: z.ZodType, value: unknown, where: 'path' | 'query' | 'body'): T {
   if (where === 'body') return schema.parse(value) as T;
@@ -103,6 +114,7 @@ export class Api {
     const query = spec.anyQuery ? empty : strict(spec.query);
     // Authorization first: a caller without the right token learns nothing, not even that its body is malformed.
     this.router[spec.method](spec.path, this.auth.require(spec.access), jsonBody, async (req: Request, res: Response) => {
+      refuseRemoved(req.query as Record<string, unknown>, spec.removedQuery);
       const input = {
         params: parse(params, req.params, 'path'),
         query: parse(query, resolveAliases(req.query as Record<string, unknown>, spec.queryAliases), 'query'),

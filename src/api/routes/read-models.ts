@@ -1,7 +1,6 @@
 // Read models: what to do next across the hub, and one domain at a glance.
-import { z } from 'zod';
 import type { Api } from '../route.ts';
-import { getOne, intText, MAX_PAGE, slugParams } from '../common.ts';
+import { badCursor, getOne, MAX_PAGE, pageQuery, slugParams } from '../common.ts';
 
 // Where a workstream belongs: its repo's domain, else its topic's.
 const workstreamContext = `
@@ -10,29 +9,80 @@ const workstreamContext = `
   LEFT JOIN statehub.domains d ON d.id = coalesce(r.domain_id, tp.domain_id)`;
 
 // Urgency: blocked tasks first (someone must unblock them), then open decisions (work waits on
-// them), then tasks in progress, then tasks to do; oldest first within each rank.
+// them), then tasks in progress, then tasks to do; oldest first within each rank. A page is
+// keyset-paged on (rank, waiting_since, id); rank decides the kind, so the key is unique.
+//
+// Why one branch per rank: each branch walks its own partial index (migrations/0005) in
+// (created_at, id) order from the cursor and stops after $4 rows, so a page reads and sorts at
+// most 4 x (limit + 1) rows however deep its cursor is; a single ORDER BY over the union would
+// sort every open task and decision on every page.
+//
+// $1, $2, $3 are the cursor's rank, waiting_since in whole microseconds since the epoch, and id
+// (0, 0, 0 for the first page). A branch of a rank before the cursor's is skipped whole, the
+// cursor's own rank resumes after the key, later ranks start at their beginning. The
+// microseconds go back to a timestamptz with float8 * interval, exact for any integer below
+// 2^53 (the cursor is checked to be one), so the comparison is against the stored value.
+//
+// The workstream/repo/domain context is joined once, to the page, not inside the branches.
+const nextStepsAfter = (rank: number, alias: string) =>
+  `($1 < ${rank} OR ($1 = ${rank} AND (${alias}.created_at, ${alias}.id) > ('epoch'::timestamptz + $2::float8 * interval '1 microsecond', $3)))`;
+
+// Only tasks of active workstreams are next steps.
+const nextTasks = (rank: number, status: string) => `
+    (SELECT ${rank} AS rank, t.id, t.title, t.status::text AS status, t.created_at, t.workstream_id, NULL::bigint AS topic_id
+       FROM statehub.tasks t
+       JOIN statehub.workstreams w ON w.id = t.workstream_id AND w.status = 'active'
+      WHERE t.status = '${status}' AND ${nextStepsAfter(rank, 't')}
+      ORDER BY t.created_at, t.id LIMIT $4)`;
+
 const nextStepsSql = `
-  SELECT * FROM (
-    SELECT 'task' AS kind, t.id, t.title, t.status::text AS status, t.created_at AS waiting_since,
-           CASE t.status WHEN 'blocked' THEN 1 WHEN 'in_progress' THEN 3 ELSE 4 END AS rank,
-           w.id AS workstream_id, w.slug AS workstream_slug, w.title AS workstream_title,
-           r.slug AS repo_slug, d.slug AS domain_slug
-      FROM statehub.tasks t
-      JOIN statehub.workstreams w ON w.id = t.workstream_id AND w.status = 'active'
-      ${workstreamContext}
-     WHERE t.status IN ('todo', 'in_progress', 'blocked')
-    UNION ALL
-    SELECT 'decision', dc.id, dc.title, dc.status::text, dc.created_at, 2,
-           w.id, w.slug, w.title, r.slug, coalesce(d.slug, dt.slug)
-      FROM statehub.decisions dc
-      LEFT JOIN statehub.workstreams w ON w.id = dc.workstream_id
-      ${workstreamContext}
-      LEFT JOIN statehub.topics dtp ON dtp.id = dc.topic_id
-      LEFT JOIN statehub.domains dt ON dt.id = dtp.domain_id
-     WHERE dc.status = 'open'
-  ) steps
-  ORDER BY rank, waiting_since, kind, id
-  LIMIT $1 OFFSET $2`;
+  WITH page AS (
+    SELECT * FROM (${nextTasks(1, 'blocked')}
+      UNION ALL
+      (SELECT 2, dc.id, dc.title, dc.status::text, dc.created_at, dc.workstream_id, dc.topic_id
+         FROM statehub.decisions dc
+        WHERE dc.status = 'open' AND ${nextStepsAfter(2, 'dc')}
+        ORDER BY dc.created_at, dc.id LIMIT $4)
+      UNION ALL${nextTasks(3, 'in_progress')}
+      UNION ALL${nextTasks(4, 'todo')}
+    ) branches
+    ORDER BY rank, created_at, id LIMIT $4
+  )
+  -- A decision's domain is its workstream's, else its own topic's.
+  SELECT CASE p.rank WHEN 2 THEN 'decision' ELSE 'task' END AS kind, p.id, p.title, p.status,
+         p.created_at AS waiting_since, p.rank,
+         w.id AS workstream_id, w.slug AS workstream_slug, w.title AS workstream_title,
+         r.slug AS repo_slug, coalesce(d.slug, dt.slug) AS domain_slug,
+         (extract(epoch FROM p.created_at) * 1000000)::bigint AS waiting_since_us
+    FROM page p
+    LEFT JOIN statehub.workstreams w ON w.id = p.workstream_id
+    ${workstreamContext}
+    LEFT JOIN statehub.topics dtp ON dtp.id = p.topic_id
+    LEFT JOIN statehub.domains dt ON dt.id = dtp.domain_id
+   ORDER BY p.rank, p.created_at, p.id`;
+
+/** Where a next-steps page ends. waiting_since in microseconds: a JS Date keeps milliseconds only. */
+interface StepKey {
+  rank: number;
+  waitingSinceUs: number;
+  id: number;
+}
+
+const encodeStepCursor = (k: StepKey) => Buffer.from(`step:${k.rank}:${k.waitingSinceUs}:${k.id}`).toString('base64url');
+
+function decodeStepCursor(cursor: string): StepKey {
+  const m = /^step:([1-4]):(0|-?[1-9][0-9]{0,15}):([1-9][0-9]{0,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!m) throw badCursor();
+  const key = { rank: Number(m[1]), waitingSinceUs: Number(m[2]), id: Number(m[3]) };
+  if (!Number.isSafeInteger(key.waitingSinceUs) || !Number.isSafeInteger(key.id)) throw badCursor();
+  return key;
+}
+
+interface StepRow {
+  rank: number;
+  id: number;
+  waiting_since_us: number;
+}
 
 const OPEN_LIST_CAP = 100;
 
@@ -42,15 +92,18 @@ export function readModelRoutes(api: Api): void {
     {
       method: 'get', access: 'read', path: '/next-steps', tag,
       summary: 'Open tasks of active workstreams and open decisions, most urgent first, with workstream/repo/domain context',
-      query: z.object({
-        limit: intText(1, MAX_PAGE).default(100),
-        offset: intText(0, 1_000_000).default(0),
-      }),
+      query: pageQuery,
+      removedQuery: { offset: 'page with cursor, passing back the next_cursor of the previous page' },
     },
     async ({ query }, db) => {
-      const { rows } = await db.query(nextStepsSql, [query.limit + 1, query.offset]);
-      const more = rows.length > query.limit;
-      return { items: rows.slice(0, query.limit), next_offset: more ? query.offset + query.limit : null };
+      const after = query.cursor === undefined ? { rank: 0, waitingSinceUs: 0, id: 0 } : decodeStepCursor(query.cursor);
+      const { rows } = await db.query<StepRow>(nextStepsSql, [after.rank, after.waitingSinceUs, after.id, query.limit + 1]);
+      const items = rows.slice(0, query.limit).map(({ waiting_since_us: _key, ...item }) => item);
+      const last = rows.length > query.limit ? rows[query.limit - 1]! : undefined;
+      return {
+        items,
+        next_cursor: last ? encodeStepCursor({ rank: last.rank, waitingSinceUs: last.waiting_since_us, id: last.id }) : null,
+      };
     },
   );
 
