@@ -2,7 +2,7 @@
 // loadConfig never reads process.env itself, so tests pass whatever record they need.
 import { z } from 'zod';
 import { resolveDatabaseUrl } from './pgpass.ts';
-import { durationWithin, POLL_INTERVAL_RANGE, RETENTION_RANGE, SHUTDOWN_TIMEOUT_RANGE, type DurationRange } from './durations.ts';
+import { durationWithin, POLL_INTERVAL_RANGE, RETENTION_RANGE, SHUTDOWN_TIMEOUT_RANGE, STATEMENT_TIMEOUT_RANGE, type DurationRange } from './durations.ts';
 
 const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalText = z.string().trim().min(1).optional();
@@ -68,6 +68,8 @@ const schema = z.object({
   API_ALLOWED_HOSTS: list(z.string().regex(/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/, 'expected host names without port')).default([]),
   /** winston level: error, warn, info, http, verbose, debug. */
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug']).default('info'),
+  /** The server cancels any statement of an API request that runs longer (the request gets 503). */
+  API_STATEMENT_TIMEOUT: duration(STATEMENT_TIMEOUT_RANGE).default(30_000),
   /** Connections per process in the PostgreSQL pool. */
   PG_POOL_MAX: intIn(1, 200).default(10),
   /** Where `statehub start` keeps the embedded PostgreSQL's data. */

@@ -37,5 +37,7 @@ export const SHUTDOWN_TIMEOUT_RANGE: DurationRange = { min: '1s', max: '10m' };
 export const RETENTION_RANGE: DurationRange = { min: '1h', max: '3650d' };
 /** How far back `replay --since` may reach; 0s (now) would select nothing. */
 export const SINCE_RANGE: DurationRange = { min: '1s', max: '3650d' };
+/** A request's statements; past a few minutes a request is abandoned by any client anyway. */
+export const STATEMENT_TIMEOUT_RANGE: DurationRange = { min: '100ms', max: '10m' };
 /** `token create --expires`: under an hour is a typo more often than a plan. */
 export const TOKEN_LIFETIME_RANGE: DurationRange = { min: '1h', max: '3650d' };

@@ -242,6 +242,26 @@ describe('API authentication and browser guards', function () {
     });
   });
 
+  describe('the database roles', () => {
+    it("the API's role checks a token through statehub.authenticate_token() and cannot read or write the table", async () => {
+      const asApi = async (sql: string, params: unknown[] = []) =>
+        t.db.tx(async (q) => {
+          await q.query('SET LOCAL ROLE statehub_api');
+          return q.query(sql, params);
+        });
+      const found = await asApi('SELECT name, scope, revoked FROM statehub.authenticate_token($1)', [secretHash(writeSecret)]);
+      expect(found.rows).to.deep.equal([{ name: 'writer', scope: 'write', revoked: false }]);
+      for (const sql of [
+        'SELECT * FROM statehub.api_tokens',
+        `UPDATE statehub.api_tokens SET revoked_at = NULL`,
+        `INSERT INTO statehub.api_tokens (name, scope, secret_sha256) VALUES ('forged', 'write', sha256('x'))`,
+      ]) {
+        const err = await asApi(sql).then(() => undefined, (e: { code?: string }) => e);
+        expect(err?.code, sql).to.equal('42501');
+      }
+    });
+  });
+
   describe('modes', () => {
     it('unset API_AUTH: none on loopback HOSTs, token on any other; an explicit value wins', () => {
       const auth = (env: Record<string, string>) => accessSettings(loadConfig(env)).auth;

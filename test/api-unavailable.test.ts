@@ -6,7 +6,8 @@ import { freePort } from '../src/start/server-process.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { RunningApi } from '../src/api/server.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
-import { startTestApi, type Client } from './helpers/http.ts';
+import { Client, startTestApi } from './helpers/http.ts';
+import { spawnCli } from './helpers/start.ts';
 
 describe('HTTP API without its database', () => {
   describe('nothing listens', () => {
@@ -132,6 +133,32 @@ describe('HTTP API without its database', () => {
       expect(proc.exitCode).to.equal(null);
     } finally {
       proc.kill('SIGKILL');
+    }
+  });
+
+  it('statehub api cancels a statement that outlives API_STATEMENT_TIMEOUT and answers 503', async function () {
+    this.timeout(30_000);
+    const tdb = await createTestDatabase();
+    const db = createDb({ connectionString: tdb.url, max: 2 }, silentLogger());
+    const api = spawnCli(['api'], { PATH: process.env.PATH, DATABASE_URL: tdb.url, PORT: '0', API_STATEMENT_TIMEOUT: '500ms' });
+    try {
+      const port = (await api.waitFor(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/, 20_000))[1];
+      const c = new Client(`http://127.0.0.1:${port}`);
+      expect((await c.post('/domains', { slug: 'locked', name: 'L' })).status).to.equal(201);
+      // Another session holds the row, so the API's UPDATE waits until the server cancels it.
+      await db.tx(async (q) => {
+        await q.query(`SELECT 1 FROM statehub.domains WHERE slug = 'locked' FOR UPDATE`);
+        const started = Date.now();
+        const r = await c.patch('/domains/locked', { name: 'changed' });
+        expect(r.status, JSON.stringify(r.body)).to.equal(503);
+        expect(r.body.detail).to.equal('the database took too long to answer');
+        expect(Date.now() - started).to.be.within(400, 5_000);
+      });
+      expect((await c.get('/domains/locked')).body.name).to.equal('L');
+    } finally {
+      api.proc.kill('SIGKILL');
+      await db.close();
+      await tdb.drop();
     }
   });
 });

@@ -9,7 +9,7 @@ import { handleSignals } from '../../shutdown.ts';
 export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL, { component: 'api' });
-  const db = createDb({ connectionString: requireDatabaseUrl(config), max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: 30_000 }, log);
+  const db = createDb({ connectionString: requireDatabaseUrl(config), max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: config.API_STATEMENT_TIMEOUT }, log);
   const api = await listenApi(db, log, config.HOST, config.PORT, { access: accessSettings(config) });
   handleSignals(log, 15_000, [
     { name: 'http server', run: () => api.close() },

@@ -25,7 +25,7 @@ export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<num
     const services = await startBackingServices(config, env, log, steps);
 
     await migrate(services.databaseUrl, log);
-    const db = createDb({ connectionString: services.databaseUrl, max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: 30_000 }, log);
+    const db = createDb({ connectionString: services.databaseUrl, max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: config.API_STATEMENT_TIMEOUT }, log);
     steps.unshift({ name: 'database pool', run: () => db.close() });
     const access = accessSettings(config);
     const api = await listenApi(db, log, config.HOST, config.PORT, { access });

@@ -11,8 +11,10 @@ async function tokenCommand(name: string, env: NodeJS.ProcessEnv, body: (ctx: To
     await withDatabase(env, `token ${name}`, body);
     return 0;
   } catch (err) {
-    if (!(err instanceof TokenError)) throw err;
-    process.stderr.write(`statehub token ${name}: ${err.message}\n`);
+    const refused = (err as { code?: string }).code === '42501';
+    if (!(err instanceof TokenError) && !refused) throw err;
+    const why = refused ? 'this DATABASE_URL\'s role may not manage tokens; use the migrating role (docs/roles.md)' : (err as Error).message;
+    process.stderr.write(`statehub token ${name}: ${why}\n`);
     return 1;
   }
 }
