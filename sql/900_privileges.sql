@@ -3,9 +3,11 @@
 -- of this. The statements below are the whole current grant set: each apply first revokes
 -- what the two roles hold, then grants again, so removing a line here removes the privilege.
 --
---   statehub_api   reads and writes the hub's tables; cannot write the outbox, so no API bug
---                  can forge or erase an event. Its writes still capture, because the capture
---                  functions are SECURITY DEFINER, owned by the migrating role.
+--   statehub_api   reads, inserts and updates the hub's tables, never deletes (the API has no
+--                  DELETE route); cannot write the outbox, so no API bug can forge or erase an
+--                  event. Its writes still capture, because the capture functions are
+--                  SECURITY DEFINER, owned by the migrating role. No TRUNCATE, REFERENCES or
+--                  TRIGGER on anything.
 --   statehub_pump  reads the outbox, updates only the delivery bookkeeping columns and the
 --                  draining flag, prunes published rows through statehub.prune_outbox().
 
@@ -20,7 +22,7 @@ BEGIN
       EXECUTE format('CREATE ROLE %I NOLOGIN', r);
       -- Commenting on a role needs CREATEROLE too, so only the creator does it.
       EXECUTE format('COMMENT ON ROLE %I IS %L', r, CASE r
-        WHEN 'statehub_api' THEN 'state-hub API: reads and writes hub tables, never the outbox. Grant it to login roles.'
+        WHEN 'statehub_api' THEN 'state-hub API: reads, inserts and updates hub tables; never deletes, never writes the outbox. Grant it to login roles.'
         ELSE 'state-hub pump: reads the outbox, writes delivery bookkeeping only. Grant it to login roles.' END);
     EXCEPTION
       WHEN duplicate_object OR unique_violation THEN NULL;
@@ -62,9 +64,9 @@ DECLARE
 BEGIN
   FOREACH t IN ARRAY ARRAY['domains', 'domain_goals', 'repos', 'repo_goals', 'topics', 'workstreams', 'tasks', 'decisions',
                            'progress_events'] LOOP
-    -- progress_events is append-only (sql/120), so UPDATE/DELETE would only ever fail.
+    -- progress_events is append-only (sql/120), so UPDATE would only ever fail.
     EXECUTE format('GRANT SELECT, INSERT%s ON statehub.%I TO statehub_api',
-                   CASE WHEN t = 'progress_events' THEN '' ELSE ', UPDATE, DELETE' END, t);
+                   CASE WHEN t = 'progress_events' THEN '' ELSE ', UPDATE' END, t);
     seq := pg_catalog.pg_get_serial_sequence(format('statehub.%I', t), 'id');
     IF seq IS NOT NULL THEN
       EXECUTE format('GRANT USAGE ON SEQUENCE %s TO statehub_api', seq);

@@ -101,6 +101,12 @@ const schema = z.object({
   PUMP_METRICS_PORT: intIn(0, 65535).default(9464),
   /** Address the pump's metrics endpoint binds to. */
   PUMP_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Bearer token that /metrics and /readyz then require (/healthz stays open). Never logged. */
+  PUMP_METRICS_TOKEN: z
+    .string()
+    .min(16, 'too short to be a secret: use at least 16 characters, e.g. the output of `openssl rand -hex 32`')
+    .regex(/^[\x21-\x7E]+$/, 'printable ASCII without spaces only (it travels in an HTTP header)')
+    .optional(),
   /** Default age for `statehub outbox prune` (published rows only). */
   OUTBOX_RETENTION: duration(RETENTION_RANGE).default(30 * 86_400_000),
 });

@@ -17,12 +17,17 @@ export function silentLogger(): Logger {
   return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
 }
 
-/** A connection URL with its password replaced, safe to log. */
+/** Query parameters that carry a password (libpq's and node-postgres' `password`, `sslpassword`). */
+const SECRET_PARAMS = ['password', 'sslpassword'];
+
+/** A connection URL with its password replaced, in the userinfo and in a query parameter, safe to log. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
-    return u.toString();
+    for (const name of SECRET_PARAMS) if (u.searchParams.has(name)) u.searchParams.set(name, '***');
+    // URLSearchParams encodes the asterisks; keep the redaction readable.
+    return u.toString().replace(/=%2A%2A%2A(?=&|#|$)/g, '=***');
   } catch {
     return '<unparseable url>';
   }
@@ -30,8 +35,12 @@ export function redactUrl(url: string): string {
 
 /**
  * A NATS server list (comma-separated URLs) without any user:password or token part, safe to
- * log: a token sits where a URL's user does, so the whole userinfo goes.
+ * log: a token sits where a URL's user does, so the whole userinfo goes, up to the last `@` of
+ * each URL (a password may hold `@` or `/`).
  */
 export function redactServers(urls: string): string {
-  return urls.replace(/\/\/[^@/]*@/g, '//***@');
+  return urls
+    .split(',')
+    .map((u) => u.replace(/^(\s*(?:[a-z][a-z0-9+.-]*:\/\/)?).*@/is, '$1***@'))
+    .join(',');
 }

@@ -1,17 +1,19 @@
-// Which host names and addresses stay on this machine.
-import { isIP } from 'node:net';
+// Whether a bind address keeps a listener on this machine, for the warnings about endpoints open
+// to the network (the pump's PUMP_METRICS_HOST, the API's HOST).
+import { BlockList, isIP } from 'node:net';
+
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
 
 /**
- * Whether host (a HOST setting or a Host header's name) is a loopback address: 127.0.0.0/8,
- * ::1 (bracketed or not, or IPv4-mapped) or localhost. Anything else, 0.0.0.0 and :: included,
- * may be reachable from other machines.
+ * True for 127.0.0.0/8, ::1 (bracketed or not; an IPv4-mapped ::ffff:127.x.y.z too) and the
+ * name localhost. False for everything else, 0.0.0.0 and :: included: any other name may
+ * resolve to a public address, so it counts as reachable from the network.
  */
 export function isLoopbackHost(host: string): boolean {
-  const name = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  if (name === 'localhost') return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(name);
-  const address = mapped ? mapped[1]! : name;
-  if (isIP(address) === 4) return address.startsWith('127.');
-  // The URL parser writes an IPv6 address in its shortest form.
-  return isIP(address) === 6 && new URL(`http://[${address}]`).hostname === '[::1]';
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (bare.toLowerCase() === 'localhost') return true;
+  const family = isIP(bare);
+  return family !== 0 && loopback.check(bare, family === 4 ? 'ipv4' : 'ipv6');
 }

@@ -1,6 +1,6 @@
 // Roles (sql/900_privileges.sql), pruning (sql/850) and the outbox's own invariants: the API
-// role's writes capture but it cannot touch the outbox; the pump role writes bookkeeping only;
-// an oversize event fails the transition that produced it.
+// role's writes capture but it cannot touch the outbox or delete anything; the pump role writes
+// bookkeeping only; an oversize event fails the transition that produced it.
 import { expect } from 'chai';
 import type { Queryable } from '../src/db.ts';
 import { setDraining } from '../src/pump/outbox.ts';
@@ -61,6 +61,36 @@ describe('outbox privileges and invariants', () => {
     ];
     for (const sql of attempts) expect(await sqlState(asRole('statehub_api', (q) => q.query(sql))), sql).to.equal('42501');
     expect(await eventsFor(wsId)).to.have.length(1);
+  });
+
+  it('roles — the API role cannot delete from any table of the schema (42501): the API never deletes', async () => {
+    // From the catalog, so a table added later is covered without touching this test.
+    const { rows } = await t.db.query<{ name: string }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'statehub' AND c.relkind IN ('r', 'p') ORDER BY 1`,
+    );
+    const tables = rows.map((r) => r.name);
+    expect(tables).to.include.members(['statehub.workstreams', 'statehub.tasks', 'statehub.decisions', 'statehub.outbox']);
+    // The privilege is checked before any row is looked at, so WHERE false deletes nothing even where it is allowed.
+    for (const table of tables) {
+      expect(await sqlState(asRole('statehub_api', (q) => q.query(`DELETE FROM ${table} WHERE false`))), table).to.equal('42501');
+    }
+  });
+
+  it('roles — neither role holds DELETE, TRUNCATE, REFERENCES or TRIGGER on any table or view of the schema', async () => {
+    const relations = 'pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace';
+    const inSchema = "n.nspname = 'statehub' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')";
+    const { rows: count } = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${relations} WHERE ${inSchema}`);
+    expect(count[0]!.n, 'relations checked').to.be.above(10);
+    const { rows } = await t.db.query(
+      `SELECT r.role, c.relname, p.privilege
+         FROM ${relations}
+        CROSS JOIN unnest(ARRAY['statehub_api', 'statehub_pump']) AS r(role)
+        CROSS JOIN unnest(ARRAY['DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) AS p(privilege)
+        WHERE ${inSchema} AND has_table_privilege(r.role, c.oid, p.privilege)
+        ORDER BY 1, 2, 3`,
+    );
+    expect(rows).to.deep.equal([]);
   });
 
   it('roles — the pump role reads the outbox and updates only the bookkeeping columns and the draining flag', async () => {

@@ -66,6 +66,23 @@ describe('config', () => {
     });
   }
 
+  it('PUMP_METRICS_TOKEN — optional; refuses fewer than 16 characters or spaces with one line that does not repeat the value', () => {
+    expect(loadConfig({}).PUMP_METRICS_TOKEN).to.equal(undefined);
+    expect(loadConfig({ PUMP_METRICS_TOKEN: '0123456789abcdef' }).PUMP_METRICS_TOKEN).to.equal('0123456789abcdef');
+    const refusals: Array<[string, RegExp]> = [
+      ['short-secret', /^invalid configuration: PUMP_METRICS_TOKEN: too short to be a secret: use at least 16 characters/],
+      ['a long secret with spaces', /^invalid configuration: PUMP_METRICS_TOKEN: printable ASCII without spaces only/],
+    ];
+    for (const [value, message] of refusals) {
+      expect(() => loadConfig({ PUMP_METRICS_TOKEN: value }), value).to.throw(ConfigError, message);
+      try {
+        loadConfig({ PUMP_METRICS_TOKEN: value });
+      } catch (err) {
+        expect((err as Error).message).not.to.include(value);
+      }
+    }
+  });
+
   it('the CLI exits 2 with one line for a duration past the timer limit (PUMP_POLL_INTERVAL=30d)', () => {
     const r = spawnSync(process.execPath, ['bin/statehub.js', 'pump'], { env: { PATH: process.env.PATH, PUMP_POLL_INTERVAL: '30d' }, encoding: 'utf8' });
     expect(r.status).to.equal(2);

@@ -15,6 +15,17 @@ describe('statehub start banner', function () {
     expect(text).not.to.include('pg-secret');
   });
 
+  it('redacts a password given as a URL parameter, and a NATS password holding @ or /, whole', function () {
+    const text = banner(api, {
+      databaseUrl: 'postgres://app@db.example/statehub?sslmode=require&password=pg-secret&sslpassword=key-secret',
+      nats: { kind: 'configured', url: 'nats://alice:s3@cr/3t@nats-1.example:4222, nats://tok@en-secret@nats-2.example:4222' },
+    });
+    expect(text).to.include('postgres://app@db.example/statehub?sslmode=require&password=***&sslpassword=***');
+    expect(text).to.include('nats://***@nats-1.example:4222, nats://***@nats-2.example:4222');
+    // Each piece of each secret ('tok' alone would match the banner's word "tokens").
+    for (const piece of ['pg-secret', 'key-secret', 's3@', 'cr/3t', 'tok@', 'en-secret']) expect(text).not.to.include(piece);
+  });
+
   it('without NATS_URL and without nats-server, says how to get one and that events wait in the outbox', function () {
     const text = banner(api, { databaseUrl: 'postgres://app@db/statehub', nats: { kind: 'none' } });
     expect(text).to.match(/NATS\s+none: events wait in the outbox \(to publish them: apt-get install nats-server, or set NATS_URL\)/);

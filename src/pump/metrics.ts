@@ -1,7 +1,10 @@
 // /healthz, /readyz and /metrics (Prometheus text format 0.0.4) on node:http; no client library.
-import { createServer, type Server } from 'node:http';
+// With a token, /readyz and /metrics require it as a bearer token; /healthz (liveness) never does.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.ts';
+import { isLoopbackHost } from '../net.ts';
 import type { Backlog } from './outbox.ts';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -74,6 +77,8 @@ export interface MetricsServerOptions {
   readiness(): Readiness;
   /** Reads the backlog for a scrape; undefined when the database cannot answer. */
   backlog(): Promise<Backlog | undefined>;
+  /** PUMP_METRICS_TOKEN: when set, /readyz and /metrics answer only `Authorization: Bearer <token>`. */
+  token?: string;
 }
 
 export interface MetricsServer {
@@ -81,20 +86,43 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+const REALM = 'state-hub-pump';
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * Checks a request's bearer token against the expected one. Both sides are hashed first, so
+ * timingSafeEqual compares equal lengths and the time taken says nothing about the token.
+ */
+function bearerCheck(token: string): (req: IncomingMessage) => 'ok' | 'missing' | 'invalid' {
+  const expected = sha256(token);
+  return (req) => {
+    const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
+    if (!m) return 'missing';
+    return timingSafeEqual(sha256(m[1]!), expected) ? 'ok' : 'invalid';
+  };
+}
+
 export async function startMetricsServer(o: MetricsServerOptions, log: Logger): Promise<MetricsServer> {
+  const check = o.token === undefined ? undefined : bearerCheck(o.token);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
-      res.writeHead(status, { 'content-type': type }).end(body);
+    const send = (status: number, body: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n');
     if (path === '/healthz') return send(200, 'ok\n');
+    const auth = check && (path === '/readyz' || path === '/metrics') ? check(req) : 'ok';
+    if (auth !== 'ok') {
+      // RFC 6750: no error code when no token came, invalid_token when a wrong one did.
+      const challenge = `Bearer realm="${REALM}"${auth === 'invalid' ? ', error="invalid_token"' : ''}`;
+      return send(401, 'unauthorized\n', { 'www-authenticate': challenge });
+    }
     if (path === '/readyz') {
       const r = o.readiness();
       return send(r.ready ? 200 : 503, `${r.detail}\n`);
     }
     if (path === '/metrics') {
-      void o.backlog().then((b) => send(200, o.metrics.render(b), 'text/plain; version=0.0.4; charset=utf-8'));
+      void o.backlog().then((b) => send(200, o.metrics.render(b), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
       return;
     }
     send(404, 'not found\n');
@@ -104,7 +132,10 @@ export async function startMetricsServer(o: MetricsServerOptions, log: Logger): 
     server.listen(o.port, o.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  log.info('pump metrics listening', { host: o.host, port });
+  log.info('pump metrics listening', { host: o.host, port, tokenRequired: check !== undefined });
+  if (!check && !isLoopbackHost(o.host)) {
+    log.warn('pump metrics are open to the network: PUMP_METRICS_HOST is not a loopback address and PUMP_METRICS_TOKEN is not set', { host: o.host });
+  }
   let closing: Promise<void> | undefined;
   return {
     port,

@@ -61,16 +61,52 @@ function readCreds(file: string): Uint8Array {
   return creds;
 }
 
+/** A server URL split into the URL without its userinfo and the credentials it carried. */
+interface ServerUrl {
+  server: string;
+  /** `user:password@`: both; `token@`: user alone. */
+  user?: string;
+  pass?: string;
+}
+
+const decode = (text: string) => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+};
+
+/**
+ * nats.js neither authenticates with a URL's `user:password@` or `token@` part nor keeps it out
+ * of its server list, so it is taken out here and sent as credentials, as the Go client and the
+ * nats CLI do with such URLs.
+ */
+function splitServerUrl(url: string): ServerUrl {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@([^@]*)$/is.exec(url);
+  if (!m) return { server: url };
+  const server = m[1]! + m[3]!;
+  const [user, ...pass] = m[2]!.split(':');
+  return pass.length === 0 ? { server, user: decode(user!) } : { server, user: decode(user!), pass: decode(pass.join(':')) };
+}
+
 /** Connection options for Config and its files; reconnects forever, as a daemon must. */
 export function natsOptions(config: Config, files: NatsFiles, name = 'statehub'): ConnectionOptions {
   if (!config.NATS_URL) throw new NatsNotConfiguredError('NATS_URL is not set');
+  const servers = config.NATS_URL.split(',').map((s) => splitServerUrl(s.trim()));
   const options: ConnectionOptions = {
-    servers: config.NATS_URL.split(',').map((s) => s.trim()),
+    servers: servers.map((s) => s.server),
     name,
     // The default (10) closes the connection for good after ~20 s of outage.
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
   };
+  // Credentials in NATS_URL (the first URL that has some) unless the variables name them.
+  const inUrl = servers.find((s) => s.user !== undefined);
+  if (inUrl && !config.NATS_USER && !config.NATS_PASSWORD && !config.NATS_TOKEN) {
+    if (inUrl.pass === undefined) options.token = inUrl.user;
+    else Object.assign(options, { user: inUrl.user, pass: inUrl.pass });
+  }
   if (config.NATS_USER) options.user = config.NATS_USER;
   if (config.NATS_PASSWORD) options.pass = config.NATS_PASSWORD;
   if (config.NATS_TOKEN) options.token = config.NATS_TOKEN;

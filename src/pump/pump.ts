@@ -123,6 +123,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
         metrics,
         readiness,
         backlog: () => backlog(db).catch(() => undefined),
+        token: config.PUMP_METRICS_TOKEN,
       },
       log,
     );

@@ -29,14 +29,15 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export async function startNatsServer(): Promise<NatsServer> {
+/** `args` go to nats-server as well, e.g. ['--user', 'u', '--pass', 'p'] to require credentials. */
+export async function startNatsServer(args: string[] = []): Promise<NatsServer> {
   const port = await freePort();
   const store = mkdtempSync(path.join(tmpdir(), 'statehub-nats-'));
   let child: ChildProcess | undefined;
   let closed = false;
 
   async function start(): Promise<void> {
-    const proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], {
+    const proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -133,11 +133,18 @@ export async function metricsPortOf(p: PumpProcess, timeoutMs = 20_000): Promise
   return port!;
 }
 
+export interface ProbeReply {
+  status: number;
+  body: string;
+  /** The WWW-Authenticate header of a 401. */
+  challenge?: string;
+}
+
 /** GET a path of a pump's metrics server: status and body; status 0 when it does not answer. */
-export async function probe(port: number, path: string): Promise<{ status: number; body: string }> {
+export async function probe(port: number, path: string, headers: Record<string, string> = {}): Promise<ProbeReply> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) });
-    return { status: res.status, body: await res.text() };
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers, signal: AbortSignal.timeout(2000) });
+    return { status: res.status, body: await res.text(), challenge: res.headers.get('www-authenticate') ?? undefined };
   } catch {
     return { status: 0, body: '' };
   }
