@@ -5,10 +5,10 @@
 -- the API finds a token by the hash of what a client sent, comparing nothing secret in time.
 CREATE TABLE statehub.api_tokens (
   id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  -- Who calls: written to the API's request log as the actor. Plain characters only, so a
-  -- name cannot forge or break a log line.
+  -- Who calls: written to the API's request log as the actor. Lower case and plain characters
+  -- only, so two names cannot look alike and a name cannot forge or break a log line.
   name          text NOT NULL CONSTRAINT api_tokens_name_key UNIQUE
-                CONSTRAINT api_tokens_name_format CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$'),
+                CONSTRAINT api_tokens_name_format CHECK (name ~ '^[a-z0-9][a-z0-9._@-]{0,99}$'),
   -- read: GET routes and /openapi.json; write: every route.
   scope         text NOT NULL CONSTRAINT api_tokens_scope_known CHECK (scope IN ('read', 'write')),
   secret_sha256 bytea NOT NULL CONSTRAINT api_tokens_secret_sha256_key UNIQUE

@@ -10,7 +10,7 @@ export type Scope = (typeof SCOPES)[number];
 /** Recognizable in configuration files and by secret scanners; what follows is 32 random bytes, base64url. */
 export const SECRET_PREFIX = 'shub_';
 const secretPattern = /^shub_[A-Za-z0-9_-]{43}$/;
-export const TOKEN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/;
+export const TOKEN_NAME_PATTERN = /^[a-z0-9][a-z0-9._@-]{0,99}$/;
 
 export function newSecret(): string {
   return SECRET_PREFIX + randomBytes(32).toString('base64url');
@@ -36,9 +36,10 @@ export interface TokenInfo {
 
 export type TokenState = 'active' | 'expired' | 'revoked';
 
-export function stateOf(t: { expires_at: Date | null; revoked: boolean }, now = new Date()): TokenState {
+/** `expired`: the database's own verdict, when it gave one; this host's clock may be behind. */
+export function stateOf(t: { expires_at: Date | null; revoked: boolean; expired?: boolean }, now = new Date()): TokenState {
   if (t.revoked) return 'revoked';
-  return t.expires_at !== null && t.expires_at <= now ? 'expired' : 'active';
+  return t.expired || (t.expires_at !== null && t.expires_at <= now) ? 'expired' : 'active';
 }
 
 /** Thrown when a token command cannot do what was asked; `message` is the one line to print. */
@@ -90,10 +91,12 @@ export interface KnownToken {
   scope: Scope;
   expires_at: Date | null;
   revoked: boolean;
+  /** Expired by the database's clock when it was looked up. */
+  expired: boolean;
 }
 
 /** The token whose secret hashes to this (secretHash), or undefined when the hub never issued it. */
 export async function findToken(db: Queryable, secretSha256: Buffer): Promise<KnownToken | undefined> {
-  const { rows } = await db.query<KnownToken>('SELECT name, scope, expires_at, revoked FROM statehub.authenticate_token($1)', [secretSha256]);
+  const { rows } = await db.query<KnownToken>('SELECT name, scope, expires_at, revoked, expired FROM statehub.authenticate_token($1)', [secretSha256]);
   return rows[0];
 }

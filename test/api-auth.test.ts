@@ -153,6 +153,16 @@ describe('API authentication and browser guards', function () {
       }
     });
 
+    it("a refused revoked token's name is in the request log, to find the client still using it", async () => {
+      const { log, lines } = capturingLogger('info');
+      const { client: c } = await start(tokenAccess(), '127.0.0.1', log);
+      const secret = (await createToken(t.db, { name: 'leaked', scope: 'read' })).secret;
+      await revokeToken(t.db, 'leaked');
+      expectProblem(await c.request('GET', '/domains', undefined, as(secret)), 401);
+      const request = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'request');
+      expect(request).to.include({ actor: 'leaked', status: 401 });
+    });
+
     it('a read token on a write route → 403 naming the scope needed', async () => {
       const { port } = await start(tokenAccess());
       const r = await raw(port, 'POST', '/domains', { ...as(readSecret), 'content-type': 'application/json' }, '{"slug":"x","name":"X"}');
@@ -161,9 +171,29 @@ describe('API authentication and browser guards', function () {
       expect(r.headers['www-authenticate']).to.equal('Bearer realm="state-hub", error="insufficient_scope", scope="write"');
     });
 
-    it('authorization comes before the body: without a token a broken body still gets 401', async () => {
+    it('authorization comes before the body: without a token a broken body or content type still gets 401', async () => {
       const { port } = await start(tokenAccess());
       expectProblem(await raw(port, 'POST', '/domains', { 'content-type': 'application/json' }, '{broken'), 401);
+      expectProblem(await raw(port, 'POST', '/domains', { 'content-type': 'text/plain' }, 'x'), 401);
+      const withToken = await raw(port, 'POST', '/domains', { ...as(writeSecret), 'content-type': 'text/plain' }, 'x');
+      expectProblem(withToken, 415);
+      expect(withToken.headers['x-content-type-options']).to.equal('nosniff');
+    });
+
+    it('a database without statehub.authenticate_token (code newer than the migration) is not ready: 503, not 500', async () => {
+      const { client: c } = await start(tokenAccess({ tokenCacheMs: 0 }));
+      await t.db.query('ALTER FUNCTION statehub.authenticate_token(bytea) RENAME TO authenticate_token_away');
+      try {
+        const r = await c.request('GET', '/domains', undefined, as(readSecret));
+        expectProblem(r, 503);
+        expect(r.body.detail).to.equal('the database is not migrated');
+        const ready = await c.get('/readyz');
+        expectProblem(ready, 503);
+        expect(ready.body.detail).to.match(/not migrated/);
+      } finally {
+        await t.db.query('ALTER FUNCTION statehub.authenticate_token_away(bytea) RENAME TO authenticate_token');
+      }
+      expect((await c.request('GET', '/domains', undefined, as(readSecret))).status).to.equal(200);
     });
 
     it('revocation reaches a running API after its cache interval, expiry on the next request', async function () {
@@ -236,6 +266,9 @@ describe('API authentication and browser guards', function () {
       expect(revoked.code).to.equal(0);
       expect(revoked.stdout).to.match(/revoked token ci-deploy/);
       expect((await runCli(['token', 'revoke', 'nobody'], env)).code).to.equal(1);
+      const upper = await runCli(['token', 'create', '--name', 'CI-deploy', '--scope', 'read'], env);
+      expect(upper.code).to.equal(2);
+      expect(upper.stderr).to.match(/lowercase/);
       const again = await runCli(['token', 'create', '--name', 'ci-deploy', '--scope', 'read'], env);
       expect(again.code).to.equal(1);
       expect(again.stderr).to.match(/exists already/);
@@ -331,6 +364,9 @@ describe('API authentication and browser guards', function () {
       expectProblem(await raw(port, 'GET', '/domains', attacker), 421);
       expectProblem(await raw(port, 'POST', `/domain-goals/${goalB}/activate`, { ...attacker, 'content-type': 'application/json' }), 421);
       expectProblem(await raw(port, 'GET', '/domains', { host: `127.0.0.1.nip.io:${port}` }), 421);
+      // An absolute-form target names the host, whatever Host says (RFC 9112 §3.2.2).
+      expectProblem(await raw(port, 'GET', `http://rebind.attacker.example:${port}/domains`, { host: `127.0.0.1:${port}` }), 421);
+      expect((await raw(port, 'GET', `http://127.0.0.1:${port}/domains`, { host: `attacker.example` })).status).to.equal(200);
       expect(await activeGoal()).to.equal(goalA);
     });
 
@@ -359,6 +395,12 @@ describe('API authentication and browser guards', function () {
       const foreign = await raw(p, 'GET', '/domains', { origin: 'https://other.example', ...as(writeSecret) });
       expectProblem(foreign, 403);
       expect(foreign.headers['access-control-allow-origin']).to.equal(undefined);
+      // A page of the hub itself behind a TLS proxy: https, default port, Host with or without it.
+      for (const host of ['hub.example.com', 'hub.example.com:443']) {
+        const own = await raw(p, 'GET', '/domains', { host, origin: 'https://hub.example.com', ...as(readSecret) });
+        expect(own.status, host).to.equal(200);
+      }
+      expectProblem(await raw(p, 'GET', '/domains', { host: 'hub.example.com', origin: 'https://hub.example.com:8443', ...as(readSecret) }), 403);
       // With tokens, the Host is not what keeps others out: any name works with a token.
       expect((await raw(p, 'GET', '/domains', { host: 'hub.example.com', ...as(readSecret) })).status).to.equal(200);
     });

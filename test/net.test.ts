@@ -14,3 +14,12 @@ describe('isLoopbackHost', function () {
     });
   }
 });
+
+describe('isLoopbackHost with an IPv6 zone', function () {
+  it('judges the address and ignores the zone, never throwing', function () {
+    expect(isLoopbackHost('::1%lo')).to.equal(true);
+    expect(isLoopbackHost('[::1%25lo]')).to.equal(true);
+    expect(isLoopbackHost('fe80::1%eth0')).to.equal(false);
+    expect(isLoopbackHost('[fe80::1%25eth0]')).to.equal(false);
+  });
+});

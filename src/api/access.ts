@@ -36,6 +36,16 @@ export function accessSettings(config: Config): AccessSettings {
   };
 }
 
+/** The host[:port] of an absolute-form request target, or undefined for the usual /path form. */
+function absoluteAuthority(target: string): string | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return undefined;
+  try {
+    return new URL(target).host;
+  } catch {
+    return '';
+  }
+}
+
 /** The name part of a Host header: "[::1]:8000" → "::1", "Hub.example:80" → "hub.example". */
 function hostName(host: string | undefined): string | undefined {
   const m = /^(\[[^\]]*\]|[^:]*)(:\d+)?$/.exec(host ?? '');
@@ -49,7 +59,8 @@ function hostName(host: string | undefined): string | undefined {
 export function requireServedHost(allowedHosts: string[]): RequestHandler {
   const allowed = new Set(allowedHosts.map((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1')));
   return (req: Request, _res: Response, next: NextFunction) => {
-    const name = hostName(req.get('host'));
+    // An absolute-form target (GET http://name/path) names the host instead of Host (RFC 9112).
+    const name = hostName(absoluteAuthority(req.originalUrl) ?? req.get('host'));
     if (name !== undefined && (isLoopbackHost(name) || allowed.has(name))) return next();
     next(
       new HttpError(
@@ -61,10 +72,15 @@ export function requireServedHost(allowedHosts: string[]): RequestHandler {
   };
 }
 
-/** The Origin of a request from a page on this host itself ("http://127.0.0.1:8000"). */
+/**
+ * Whether Origin names the host and port the request was sent to (its Host), as a page of the
+ * hub itself would. The scheme is not compared: behind a TLS proxy the hub cannot know its own.
+ * The port is read with the origin's scheme, so https://hub and Host hub:443 agree.
+ */
 function isSameOrigin(origin: string, host: string | undefined): boolean {
   try {
-    return host !== undefined && new URL(origin).host === new URL(`http://${host}`).host;
+    const o = new URL(origin);
+    return host !== undefined && o.host === new URL(`${o.protocol}//${host}`).host;
   } catch {
     return false;
   }

@@ -6,7 +6,6 @@ import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { requireAllowedOrigin, requireServedHost, type AccessSettings } from './access.ts';
 import { Authenticator } from './auth.ts';
-import { requireJsonContent } from './body.ts';
 import { errorHandler, HttpError } from './errors.ts';
 import { Api, openApiDocument } from './route.ts';
 import { decisionRoutes } from './routes/decisions.ts';
@@ -38,6 +37,8 @@ function requestLog(log: Logger) {
     const requestId = given && requestIdPattern.test(given) ? given : randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('x-request-id', requestId);
+    // Every answer is JSON; a browser must not guess otherwise.
+    res.setHeader('x-content-type-options', 'nosniff');
     res.on('finish', () => {
       log.info('request', {
         requestId,
@@ -62,7 +63,6 @@ export function makeApp({ db, log, access, version = '0.1.0' }: AppDeps): expres
   // Before anything else looks at a request: is it addressed to us, and by whom.
   if (access.auth === 'none') app.use(requireServedHost(access.allowedHosts));
   app.use(requireAllowedOrigin(access.allowedOrigins));
-  app.use(requireJsonContent);
 
   const auth = new Authenticator(db, access.auth, access.tokenCacheMs);
   const api = new Api(db, auth);

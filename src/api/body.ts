@@ -6,7 +6,7 @@ import { HttpError } from './errors.ts';
 
 const readOnlyMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** 415 for a state-changing request with a content type other than JSON, or a body without one. */
+/** 415 for a state-changing request with a content type other than JSON, or a body without one. Routes run it after authorization. */
 export function requireJsonContent(req: Request, _res: Response, next: NextFunction): void {
   if (readOnlyMethods.has(req.method)) return next();
   const type = req.get('content-type');

@@ -116,6 +116,7 @@ function fromPg(err: PgError): HttpError | undefined {
     case '40P01':
       return unavailable('a concurrent change conflicted; retry the request');
     case '42P01': // undefined_table
+    case '42883': // undefined_function, e.g. statehub.authenticate_token before migration 0004
     case '3F000': // invalid_schema_name
       return unavailable('the database is not migrated');
   }
@@ -164,6 +165,7 @@ export function databaseProblem(err: unknown): string {
     case '3D000':
       return 'the database does not exist';
     case '42P01':
+    case '42883':
     case '3F000':
       return 'the database is not migrated (run statehub migrate)';
     case '57P03':

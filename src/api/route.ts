@@ -4,7 +4,7 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import { z } from 'zod';
 import type { Db } from '../db.ts';
 import type { Access, Authenticator } from './auth.ts';
-import { jsonBody } from './body.ts';
+import { jsonBody, requireJsonContent } from './body.ts';
 import { idText } from './common.ts';
 import { HttpError, type FieldError } from './errors.ts';
 
@@ -112,8 +112,9 @@ export class Api {
     this.specs.push(spec);
     const params = strict(spec.params);
     const query = spec.anyQuery ? empty : strict(spec.query);
-    // Authorization first: a caller without the right token learns nothing, not even that its body is malformed.
-    this.router[spec.method](spec.path, this.auth.require(spec.access), jsonBody, async (req: Request, res: Response) => {
+    // Authorization first: a caller without the right token learns nothing about its body.
+    const chain = [this.auth.require(spec.access), requireJsonContent, jsonBody];
+    this.router[spec.method](spec.path, ...chain, async (req: Request, res: Response) => {
       refuseRemoved(req.query as Record<string, unknown>, spec.removedQuery);
       const input = {
         params: parse(params, req.params, 'path'),
@@ -235,7 +236,8 @@ export function openApiDocument(specs: Api['specs'], info: { title: string; vers
   const bearerToken = {
     type: 'http',
     scheme: 'bearer',
-    description: 'A token from `statehub token create`, scope read or write. Needed unless the hub runs with API_AUTH=none.',
+    description:
+      'A token from `statehub token create`, scope read or write; a write token may call the read operations too. Needed unless the hub runs with API_AUTH=none.',
   };
   return { openapi: '3.1.0', info, paths, components: { schemas: { Problem: problemSchema }, securitySchemes: { bearerToken } } };
 }

@@ -57,7 +57,7 @@ export function subjectFilter(text: string): string {
 /** A token's name: it becomes the actor in request logs, so plain characters only. */
 export function tokenName(text: string): string {
   if (!TOKEN_NAME_PATTERN.test(text)) {
-    throw new InvalidArgumentError(`expected letters, digits, ".", "_", "@" or "-" (at most 100, starting with a letter or digit), got "${text}"`);
+    throw new InvalidArgumentError(`expected lowercase letters, digits, ".", "_", "@" or "-" (at most 100, starting with a letter or digit), got "${text}"`);
   }
   return text;
 }

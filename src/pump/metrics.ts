@@ -3,6 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { bearerChallenge, bearerOf } from '../bearer.ts';
 import type { Logger } from '../logger.ts';
 import { isLoopbackHost } from '../net.ts';
 import type { Backlog } from './outbox.ts';
@@ -96,9 +97,9 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest();
 function bearerCheck(token: string): (req: IncomingMessage) => 'ok' | 'missing' | 'invalid' {
   const expected = sha256(token);
   return (req) => {
-    const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
-    if (!m) return 'missing';
-    return timingSafeEqual(sha256(m[1]!), expected) ? 'ok' : 'invalid';
+    const sent = bearerOf(req.headers.authorization);
+    if (sent === undefined) return 'missing';
+    return timingSafeEqual(sha256(sent), expected) ? 'ok' : 'invalid';
   };
 }
 
@@ -114,7 +115,7 @@ export async function startMetricsServer(o: MetricsServerOptions, log: Logger): 
     const auth = check && (path === '/readyz' || path === '/metrics') ? check(req) : 'ok';
     if (auth !== 'ok') {
       // RFC 6750: no error code when no token came, invalid_token when a wrong one did.
-      const challenge = `Bearer realm="${REALM}"${auth === 'invalid' ? ', error="invalid_token"' : ''}`;
+      const challenge = bearerChallenge(REALM, auth === 'invalid' ? { error: 'invalid_token' } : {});
       return send(401, 'unauthorized\n', { 'www-authenticate': challenge });
     }
     if (path === '/readyz') {

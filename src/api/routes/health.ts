@@ -6,7 +6,8 @@ import { databaseProblem, HttpError } from '../errors.ts';
 /** Why the API cannot serve from its database (unreachable, not migrated...), or undefined when it can. */
 export async function databaseNotReady(db: Db): Promise<string | undefined> {
   try {
-    await db.query('SELECT 1 FROM statehub.domains LIMIT 0');
+    // A table of the first migration and the function of the latest one the API calls.
+    await db.query('SELECT 1 FROM statehub.domains, statehub.authenticate_token(NULL) LIMIT 0');
     return undefined;
   } catch (err) {
     return databaseProblem(err);
