@@ -8,11 +8,11 @@ export const SCOPES = ['read', 'write'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Recognizable in configuration files and by secret scanners; what follows is 32 random bytes, base64url. */
-export const SECRET_PREFIX = 'shub_';
-const secretPattern = /^shub_[A-Za-z0-9_-]{43}$/;
+const SECRET_PREFIX = 'shub_';
+const secretPattern = new RegExp(`^${SECRET_PREFIX}[A-Za-z0-9_-]{43}$`);
 export const TOKEN_NAME_PATTERN = /^[a-z0-9][a-z0-9._@-]{0,99}$/;
 
-export function newSecret(): string {
+function newSecret(): string {
   return SECRET_PREFIX + randomBytes(32).toString('base64url');
 }
 

@@ -19,7 +19,7 @@ export interface AccessSettings {
 }
 
 /** Unset API_AUTH means none on a loopback HOST and token on any other. */
-export function defaultAuth(host: string): AuthMode {
+function defaultAuth(host: string): AuthMode {
   return isLoopbackHost(host) ? 'none' : 'token';
 }
 

@@ -1,12 +1,18 @@
 // Listens with the app from makeApp; used by `statehub api` and `statehub start`.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Db } from '../db.ts';
+import type { Config } from '../config.ts';
+import { createDb, type Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { isLoopbackHost } from '../net.ts';
 import { defaultAccess, type AccessSettings } from './access.ts';
 import { makeApp } from './app.ts';
 import { databaseNotReady } from './routes/health.ts';
+
+/** The API's pool: PG_POOL_MAX connections, each statement cancelled after API_STATEMENT_TIMEOUT. */
+export function createApiDb(config: Config, connectionString: string, log: Logger): Db {
+  return createDb({ connectionString, max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: config.API_STATEMENT_TIMEOUT }, log);
+}
 
 export interface RunningApi {
   server: Server;

@@ -7,6 +7,7 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { RETENTION_RANGE, TOKEN_LIFETIME_RANGE } from '../durations.ts';
 import { errorText } from '../error-text.ts';
+import { SCOPES, type Scope } from '../tokens.ts';
 import { durationIn, idList, positiveInt, since, subject, subjectFilter, tokenName } from './arguments.ts';
 
 type Env = NodeJS.ProcessEnv;
@@ -117,9 +118,9 @@ function tokenCommand(runs: Runs, env: Env): Command {
         'read allows GET routes and /openapi.json; write allows every route.',
     )
     .requiredOption('--name <NAME>', 'who uses it, e.g. ci-deploy (shown in request logs; unique)', tokenName)
-    .addOption(new Option('--scope <SCOPE>', 'read or write').choices(['read', 'write']).makeOptionMandatory())
+    .addOption(new Option('--scope <SCOPE>', 'read or write').choices(SCOPES).makeOptionMandatory())
     .option('--expires <AGE>', `lifetime from ${TOKEN_LIFETIME_RANGE.min} to ${TOKEN_LIFETIME_RANGE.max}, e.g. 90d (default: never expires)`, durationIn(TOKEN_LIFETIME_RANGE))
-    .action(runs(async (options: { name: string; scope: 'read' | 'write'; expires?: number }) => (await load()).create(options, env)));
+    .action(runs(async (options: { name: string; scope: Scope; expires?: number }) => (await load()).create(options, env)));
 
   token
     .command('list')

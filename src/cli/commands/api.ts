@@ -1,15 +1,14 @@
 // statehub api: serve the HTTP API on HOST:PORT against DATABASE_URL.
 import { loadConfig, requireDatabaseUrl } from '../../config.ts';
-import { createDb } from '../../db.ts';
 import { createLogger } from '../../logger.ts';
 import { accessSettings } from '../../api/access.ts';
-import { listenApi } from '../../api/server.ts';
+import { createApiDb, listenApi } from '../../api/server.ts';
 import { handleSignals } from '../../shutdown.ts';
 
 export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL, { component: 'api' });
-  const db = createDb({ connectionString: requireDatabaseUrl(config), max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: config.API_STATEMENT_TIMEOUT }, log);
+  const db = createApiDb(config, requireDatabaseUrl(config), log);
   const api = await listenApi(db, log, config.HOST, config.PORT, { access: accessSettings(config) });
   handleSignals(log, 15_000, [
     { name: 'http server', run: () => api.close() },

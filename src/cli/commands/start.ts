@@ -2,12 +2,11 @@
 // runs the pump in this process. With DATABASE_URL unset it boots an embedded PostgreSQL first,
 // and with NATS_URL unset a private nats-server when one is installed.
 import { loadConfig } from '../../config.ts';
-import { createDb } from '../../db.ts';
 import { errorText } from '../../error-text.ts';
 import { createLogger } from '../../logger.ts';
 import { migrate } from '../../migrate.ts';
 import { accessSettings } from '../../api/access.ts';
-import { listenApi } from '../../api/server.ts';
+import { createApiDb, listenApi } from '../../api/server.ts';
 import { handleSignals, type Step } from '../../shutdown.ts';
 import { StartStoppedError } from '../../start/server-process.ts';
 import { pumpConfig, startBackingServices } from '../../start/services.ts';
@@ -25,7 +24,7 @@ export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<num
     const services = await startBackingServices(config, env, log, steps);
 
     await migrate(services.databaseUrl, log);
-    const db = createDb({ connectionString: services.databaseUrl, max: config.PG_POOL_MAX, applicationName: 'statehub-api', statementTimeoutMs: config.API_STATEMENT_TIMEOUT }, log);
+    const db = createApiDb(config, services.databaseUrl, log);
     steps.unshift({ name: 'database pool', run: () => db.close() });
     const access = accessSettings(config);
     const api = await listenApi(db, log, config.HOST, config.PORT, { access });

@@ -3,7 +3,7 @@
 // role that may write statehub.api_tokens (the migrating role; the API's role may not).
 import { withDatabase, type ToolContext } from '../../pump/tools/common.ts';
 import { TOKEN_CACHE_MS } from '../../api/auth.ts';
-import { createToken, listTokens, revokeToken, stateOf, TokenError, type Scope, type TokenInfo } from '../../tokens.ts';
+import { createToken, listTokens, revokeToken, stateOf, TokenError, type Scope, type TokenInfo, type TokenState } from '../../tokens.ts';
 
 /** Runs a token command; a TokenError is the one line to print, exit 1. */
 async function tokenCommand(name: string, env: NodeJS.ProcessEnv, body: (ctx: ToolContext) => Promise<void>): Promise<number> {
@@ -33,13 +33,15 @@ export function create(options: { name: string; scope: Scope; expires?: number }
   });
 }
 
-function table(tokens: TokenInfo[], now: Date): string {
+type Listed = TokenInfo & { state: TokenState };
+
+function table(tokens: Listed[]): string {
   const rows = [
     ['NAME', 'SCOPE', 'STATE', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'],
     ...tokens.map((t) => [
       t.name,
       t.scope,
-      stateOf({ expires_at: t.expires_at, revoked: t.revoked_at !== null }, now),
+      t.state,
       t.created_at.toISOString(),
       when(t.expires_at, 'never'),
       when(t.revoked_at, '-'),
@@ -53,14 +55,10 @@ function table(tokens: TokenInfo[], now: Date): string {
 /** Never prints a secret: the hub has none to print. */
 export function list({ json }: { json: boolean }, env: NodeJS.ProcessEnv): Promise<number> {
   return tokenCommand('list', env, async ({ db }) => {
-    const tokens = await listTokens(db);
     const now = new Date();
-    if (json) {
-      const items = tokens.map((t) => ({ ...t, state: stateOf({ expires_at: t.expires_at, revoked: t.revoked_at !== null }, now) }));
-      process.stdout.write(`${JSON.stringify(items)}\n`);
-    } else {
-      process.stdout.write(tokens.length ? table(tokens, now) : 'no tokens (statehub token create makes one)\n');
-    }
+    const tokens = (await listTokens(db)).map((t) => ({ ...t, state: stateOf({ expires_at: t.expires_at, revoked: t.revoked_at !== null }, now) }));
+    if (json) process.stdout.write(`${JSON.stringify(tokens)}\n`);
+    else process.stdout.write(tokens.length ? table(tokens) : 'no tokens (statehub token create makes one)\n');
   });
 }
 
