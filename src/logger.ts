@@ -3,12 +3,17 @@ import winston from 'winston';
 
 export type Logger = winston.Logger;
 
-export function createLogger(level: string, defaultMeta: Record<string, unknown> = {}): Logger {
+/**
+ * Errors and warnings go to stderr, the rest to stdout; with `allToStderr` every line goes to
+ * stderr, for a process whose stdout carries a protocol (`statehub mcp`).
+ */
+export function createLogger(level: string, defaultMeta: Record<string, unknown> = {}, options: { allToStderr?: boolean } = {}): Logger {
+  const stderrLevels = options.allToStderr ? Object.keys(winston.config.npm.levels) : ['error', 'warn'];
   return winston.createLogger({
     level,
     defaultMeta,
     format: winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json()),
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn'] })],
+    transports: [new winston.transports.Console({ stderrLevels })],
   });
 }
 

@@ -85,7 +85,8 @@ describe('API authentication and browser guards', function () {
         const body = method === 'GET' ? undefined : {};
         const declared = op.security.length === 0 ? 'public' : op.security[0]!.bearerToken![0];
         // The policy: only the two probes are public; reads need read; every change needs write.
-        const expected = path === '/healthz' || path === '/readyz' ? 'public' : method === 'GET' ? 'read' : 'write';
+        // POST /mcp is the one exception: a read token gets a server of read tools only (mcp.test.ts).
+        const expected = path === '/healthz' || path === '/readyz' ? 'public' : method === 'GET' || path === '/mcp' ? 'read' : 'write';
         expect(declared, where).to.equal(expected);
 
         const anonymous = await c.request(method, url, body);

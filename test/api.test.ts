@@ -204,6 +204,15 @@ describe('HTTP API', function () {
       expect((await c.get(`/progress-events/${a.id}`)).body.message).to.equal('started');
       expectProblem(await c.post('/progress-events', { message: '' }), 400);
     });
+
+    it('progress events: the workstream by slug instead of id, never both, and an unknown slug is a 422', async () => {
+      const w = (await c.get('/workstreams?status=active')).body.items[0];
+      const e = await created('/progress-events', { workstream_slug: w.slug, message: 'by slug' });
+      expect(e.workstream_id).to.equal(w.id);
+      const both = await c.post('/progress-events', { workstream_id: w.id, workstream_slug: w.slug, message: 'x' });
+      expectProblem(both, 400, /not both/);
+      expectProblem(await c.post('/progress-events', { workstream_slug: 'no-such-ws', message: 'x' }), 422, /workstream_slug no-such-ws does not exist/);
+    });
   });
 
   describe('domain goals', () => {
@@ -259,6 +268,26 @@ describe('HTTP API', function () {
       expect(first.body.next_cursor).to.be.a('string');
       const second = await c.get(`/next-steps?limit=1&cursor=${first.body.next_cursor}`);
       expect(second.body.items).to.deep.equal(r.body.items.slice(1, 2));
+    });
+
+    it('next-steps?domain keeps one domain (slug or id): tasks by their workstream, decisions by workstream else topic', async () => {
+      const solo = await created('/domains', { slug: 'solo', name: 'Solo' });
+      const topic = await created('/topics', { slug: 'solo-t', title: 'Solo topic', domain_slug: 'solo' });
+      const w = await created('/workstreams', { slug: 'solo-w', title: 'Solo', topic_id: topic.id, status: 'active' });
+      const task = await created('/tasks', { workstream_id: w.id, title: 'solo task' });
+      const byTopic = await created('/decisions', { title: 'solo decision', topic_id: topic.id });
+      // A decision's workstream decides its domain before its topic does.
+      const elsewhere = await created('/decisions', { title: 'tools decision', topic_id: topic.id, workstream_id: (await c.get('/workstreams?status=active')).body.items[0].id });
+      const keys = (r: Reply) => r.body.items.map((x: { kind: string; id: number }) => `${x.kind}:${x.id}`);
+      const bySlug = await c.get('/next-steps?domain=solo');
+      expect(keys(bySlug)).to.deep.equal([`decision:${byTopic.id}`, `task:${task.id}`]);
+      expect(bySlug.body.items.every((x: { domain_slug: string }) => x.domain_slug === 'solo')).to.equal(true);
+      expect(keys(await c.get(`/next-steps?domain=${solo.id}`))).to.deep.equal(keys(bySlug));
+      const tools = await c.get('/next-steps?domain=tools&limit=500');
+      expect(keys(tools)).to.include(`decision:${elsewhere.id}`).and.not.include(`task:${task.id}`);
+      expect(tools.body.items.every((x: { domain_slug: string }) => x.domain_slug === 'tools')).to.equal(true);
+      expect((await c.get('/next-steps?domain=nowhere')).body).to.deep.equal({ items: [], next_cursor: null });
+      expectProblem(await c.get('/next-steps?domain=012'), 400);
     });
 
     it('next-steps pages by cursor through items created within one millisecond, none skipped or repeated', async () => {

@@ -140,6 +140,8 @@ describe('list filters have the indexes they need', function () {
     for (const [path, ops] of Object.entries<{ get?: { parameters: QueryParameter[] } }>(doc.paths)) {
       const params = ops.get?.parameters ?? [];
       if (path.includes('{') || !params.some((p) => p.name === 'cursor')) continue;
+      // Not a table but a union of four index walks, with its own bound below.
+      if (path === '/next-steps') continue;
       const table = path.slice(1).replaceAll('-', '_');
       for (const p of params) {
         if (p.deprecated || p.name === 'limit' || p.name === 'cursor') continue;
@@ -201,7 +203,8 @@ describe('GET /next-steps reads about a page of rows, however deep its cursor', 
     this.timeout(120_000);
     // 20,000 tasks, 16,000 of them open, and 5,000 decisions, 3,000 open, created over a
     // span with many in the same millisecond; statistics as autovacuum would have them.
-    const topic = (await ok(api.c.post('/topics', { slug: 'bulk', title: 'Bulk' }))).id;
+    await ok(api.c.post('/domains', { slug: 'bulk-d', name: 'Bulk' }));
+    const topic = (await ok(api.c.post('/topics', { slug: 'bulk', title: 'Bulk', domain_slug: 'bulk-d' }))).id;
     const w = (await ok(api.c.post('/workstreams', { slug: 'bulk-w', title: 'Bulk', topic_id: topic, status: 'active' }))).id;
     await t.db.query(
       `INSERT INTO statehub.tasks (workstream_id, title, status, created_at)
@@ -222,12 +225,12 @@ describe('GET /next-steps reads about a page of rows, however deep its cursor', 
   });
 
   /** The page's plan as PostgreSQL chose and ran it, with its default settings. */
-  async function explainedPage(cursor: string): Promise<{ body: Reply['body']; plan: PlanNode }> {
+  async function explainedPage(cursor: string, filter = ''): Promise<{ body: Reply['body']; plan: PlanNode }> {
     how.settings = [];
     how.explain = 'FORMAT JSON, ANALYZE';
     how.plans = [];
     try {
-      const body = await ok(api.c.get(`/next-steps?limit=${LIMIT}${cursor ? `&cursor=${cursor}` : ''}`));
+      const body = await ok(api.c.get(`/next-steps?limit=${LIMIT}${filter}${cursor ? `&cursor=${cursor}` : ''}`));
       expect(how.plans).to.have.length(1);
       return { body, plan: how.plans[0]! };
     } finally {
@@ -265,5 +268,21 @@ describe('GET /next-steps reads about a page of rows, however deep its cursor', 
     expect(body.items).to.have.length(LIMIT);
     expect(body.items.every((x: { rank: number }) => x.rank === 4)).to.equal(true);
     expectBounded(plan);
+  });
+
+  it('with a domain holding the rows, the first page and a deep one read as few', async () => {
+    const first = await explainedPage('', '&domain=bulk-d');
+    expect(first.body.items).to.have.length(LIMIT);
+    expect(first.body.items.every((x: { domain_slug: string }) => x.domain_slug === 'bulk-d')).to.equal(true);
+    expectBounded(first.plan);
+    let cursor = '';
+    for (let seen = 0; seen < 14_000; ) {
+      const page = await ok(api.c.get(`/next-steps?limit=500&domain=bulk-d${cursor ? `&cursor=${cursor}` : ''}`));
+      seen += page.items.length;
+      cursor = page.next_cursor;
+    }
+    const deep = await explainedPage(cursor, '&domain=bulk-d');
+    expect(deep.body.items.every((x: { rank: number }) => x.rank === 4)).to.equal(true);
+    expectBounded(deep.plan);
   });
 });

@@ -40,12 +40,20 @@ export class Authenticator {
   /**
    * Middleware letting a request on when it may have `access`. The name of the token sent
    * becomes res.locals.actor (for the request log), also when that token is revoked or expired:
-   * a client still using one should be easy to find.
+   * a client still using one should be easy to find. A request let on has its scope in
+   * res.locals.scope: the token's, or write when the hub runs without tokens.
    */
   require(access: Access): RequestHandler {
-    if (access === 'public' || this.mode === 'none') return (_req, _res, next) => next();
+    if (this.mode === 'none') {
+      return (_req, res, next) => {
+        res.locals.scope = 'write';
+        next();
+      };
+    }
+    if (access === 'public') return (_req, _res, next) => next();
     return async (req: Request, res: Response, next: NextFunction) => {
       const token = await this.authenticate(req.get('authorization'), res);
+      res.locals.scope = token.scope;
       if (access === 'write' && token.scope !== 'write') {
         throw new HttpError(403, 'Forbidden', `this request needs a token with scope write; token ${token.name} has scope ${token.scope}`, undefined, {
           'WWW-Authenticate': bearerChallenge(REALM, { error: 'insufficient_scope', scope: 'write' }),

@@ -1,16 +1,19 @@
-// Routes are declared once, with the zod schemas that validate them; the same declarations
-// produce /openapi.json, so the documented contract is the enforced one.
-import { Router, type NextFunction, type Request, type Response } from 'express';
+// Routes are declarations: a method and path, who may call it, and the operation it runs
+// (src/operations). Path and query text are read into the operation's own input schema, the
+// body is checked against it, and the same declarations produce /openapi.json, so the
+// documented contract is the enforced one.
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db.ts';
+import { idText } from '../operations/fields.ts';
+import type { Operation } from '../operations/operation.ts';
 import type { Access, Authenticator } from './auth.ts';
 import { jsonBody, requireJsonContent } from './body.ts';
-import { idText } from './common.ts';
 import { HttpError, type FieldError } from './errors.ts';
 
 type Method = 'get' | 'post' | 'patch';
 
-export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+export interface RouteSpec {
   method: Method;
   /** Express path, e.g. '/domains/:slug'. */
   path: string;
@@ -21,8 +24,8 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
    * Only GET routes may be public or read; a route that changes anything needs write.
    */
   access: Access;
-  params?: P;
-  query?: Q;
+  params?: z.ZodType;
+  query?: z.ZodType;
   /**
    * Older names of reference filters, which took an id only (topic_id → topic). They still
    * work, still take an id only, and are documented as deprecated.
@@ -33,20 +36,32 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
    * still sends one gets that advice in its 400, not a bare "unknown query parameter".
    */
   removedQuery?: Record<string, string>;
-  body?: B;
+  body?: z.ZodType;
+  /** What a success returns, for the OpenAPI document. */
+  output?: z.ZodType;
   /** Status of a success (default 200). */
   status?: number;
   /** Ignore the query string (probes add cache-busting parameters); the route declares none. */
   anyQuery?: true;
 }
 
-export interface Input<P, Q, B> {
-  params: P;
-  query: Q;
-  body: B;
+/** A route that runs an operation: its summary and schemas come from the operation. */
+export interface OperationRoute extends Omit<RouteSpec, 'summary' | 'params' | 'query' | 'body' | 'output'> {
+  op: Operation;
+  /**
+   * The input field the body fills (an update's `changes`). Without it, the body holds every
+   * input field the path does not, on a route that is not a GET.
+   */
+  body?: string;
 }
 
-export type Handler<P, Q, B> = (input: Input<P, Q, B>, db: Db) => Promise<unknown>;
+export interface Input {
+  params: Record<string, unknown>;
+  query: Record<string, unknown>;
+  body: unknown;
+}
+
+export type Handler = (input: Input, db: Db) => Promise<unknown>;
 
 const empty = z.object({});
 
@@ -55,6 +70,27 @@ function strict(schema: z.ZodType | undefined): z.ZodType {
   if (!schema) return z.strictObject({});
   return schema instanceof z.ZodObject ? schema.strict() : schema;
 }
+
+/**
+ * A path or query parameter arrives as text. A number field reads it by one rule everywhere:
+ * decimal digits only, no sign, spaces, exponent, hex or leading zeros ("0x10", "1e2", " 5"
+ * and "01" are all refused). Other fields take the text as it is.
+ */
+const plainDigits = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,14})$/, 'expected a whole number in plain decimal digits')
+  .transform(Number);
+
+function textual(field: z.ZodType): z.ZodType {
+  let inner: z.ZodType = field;
+  while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) inner = inner.unwrap() as z.ZodType;
+  if (!(inner instanceof z.ZodNumber)) return field;
+  const digits: z.ZodType = field.safeParse(undefined).success ? plainDigits.optional() : plainDigits;
+  return digits.pipe(field);
+}
+
+const pick = (shape: z.ZodRawShape, keys: string[], as: (f: z.ZodType) => z.ZodType = (f) => f) =>
+  z.strictObject(Object.fromEntries(keys.map((k) => [k, as(shape[k] as z.ZodType)])));
 
 /** Renames deprecated query parameters; giving both names of one parameter is refused. */
 function resolveAliases(query: Record<string, unknown>, aliases: Record<string, string> | undefined): Record<string, unknown> {
@@ -95,35 +131,72 @@ function parse<T>(schema: z.ZodType, value: unknown, where: 'path' | 'query' | '
 
 export class Api {
   readonly router = Router();
-  readonly specs: Array<RouteSpec<z.ZodType, z.ZodType, z.ZodType>> = [];
+  readonly specs: RouteSpec[] = [];
 
   constructor(
     private readonly db: Db,
     private readonly auth: Authenticator,
   ) {}
 
-  add<P extends z.ZodType = typeof empty, Q extends z.ZodType = typeof empty, B extends z.ZodType = typeof empty>(
-    spec: RouteSpec<P, Q, B>,
-    handler: Handler<z.infer<P>, z.infer<Q>, z.infer<B>>,
-  ): void {
+  /** A route whose handler is its own (probes, the OpenAPI document). */
+  add(spec: RouteSpec, handler: Handler): void {
     if (spec.method !== 'get' && spec.access !== 'write') {
       throw new Error(`${spec.method.toUpperCase()} ${spec.path} changes state: its access must be write`);
     }
-    this.specs.push(spec);
     const params = strict(spec.params);
     const query = spec.anyQuery ? empty : strict(spec.query);
-    // Authorization first: a caller without the right token learns nothing about its body.
-    const chain = [this.auth.require(spec.access), requireJsonContent, jsonBody];
-    this.router[spec.method](spec.path, ...chain, async (req: Request, res: Response) => {
+    this.mount(spec, async (req: Request, res: Response) => {
       refuseRemoved(req.query as Record<string, unknown>, spec.removedQuery);
-      const input = {
+      const input: Input = {
         params: parse(params, req.params, 'path'),
         query: parse(query, resolveAliases(req.query as Record<string, unknown>, spec.queryAliases), 'query'),
         body: spec.body ? parse(spec.body, req.body ?? {}, 'body') : {},
-      } as Input<z.infer<P>, z.infer<Q>, z.infer<B>>;
+      };
       const result = await handler(input, this.db);
       res.status(spec.status ?? 200).json(result);
     });
+  }
+
+  /**
+   * A route that answers by itself after `spec.access` is checked and the body is read as
+   * JSON. Its handlers authorize anything finer themselves (the MCP endpoint's write tools).
+   */
+  mount(spec: RouteSpec, ...handlers: RequestHandler[]): void {
+    this.specs.push(spec);
+    // Authorization first: a caller without the right token learns nothing about its body.
+    this.router[spec.method](spec.path, this.auth.require(spec.access), requireJsonContent, jsonBody, ...handlers);
+  }
+
+  /**
+   * A route running `route.op`: path parameters are the input fields the path names, a GET's
+   * query holds the others, any other method's body does (or fills `route.body`).
+   */
+  operation(route: OperationRoute): void {
+    const { op, body: bodyField, ...spec } = route;
+    if (op.writes && route.access !== 'write') throw new Error(`${route.path} runs an operation that writes: its access must be write`);
+    const shape = op.input.shape as z.ZodRawShape;
+    const inPath = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
+    const missing = inPath.filter((k) => !(k in shape));
+    if (missing.length) throw new Error(`${route.path}: the operation has no input ${missing.join(', ')}`);
+    const rest = Object.keys(shape).filter((k) => !inPath.includes(k));
+    const body =
+      route.method === 'get' ? undefined
+      : bodyField !== undefined ? (shape[bodyField] as z.ZodType)
+      : rest.length === Object.keys(shape).length ? op.input
+      : rest.length ? pick(shape, rest)
+      : undefined;
+    this.add(
+      {
+        ...spec,
+        summary: op.summary,
+        output: op.output,
+        ...(inPath.length ? { params: pick(shape, inPath, textual) } : {}),
+        ...(route.method === 'get' && rest.length ? { query: pick(shape, rest, textual) } : {}),
+        ...(body ? { body } : {}),
+      },
+      ({ params, query, body: given }, db) =>
+        op.run({ ...params, ...query, ...(bodyField !== undefined ? { [bodyField]: given } : (given as object)) }, db),
+    );
   }
 
   /**
@@ -227,7 +300,10 @@ export function openApiDocument(specs: Api['specs'], info: { title: string; vers
       parameters: [...parameters(spec.params, 'path'), ...parameters(spec.query, 'query', spec.queryAliases)],
       ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.body) } } } } : {}),
       responses: {
-        [status]: { description: status === '201' ? 'Created' : 'OK', content: { 'application/json': {} } },
+        [status]: {
+          description: status === '201' ? 'Created' : 'OK',
+          content: { 'application/json': spec.output ? { schema: jsonSchema(spec.output) } : {} },
+        },
         ...auth,
         default: problemResponse('Error'),
       },

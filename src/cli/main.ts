@@ -62,6 +62,15 @@ function defineProgram(env: Env, exitWith: (code: number) => void): Command {
     .action(runs(async (options) => (await import('./commands/api.ts')).run(options, env)));
 
   program
+    .command('mcp')
+    .summary('serve MCP tools for AI agents over stdio')
+    .description(
+      'Serves the MCP tools (docs/mcp.md) on stdin and stdout for an MCP client that runs it as a command, ' +
+        'until stdin closes or SIGINT/SIGTERM. Needs DATABASE_URL. stdout carries only the protocol; logs go to stderr.',
+    )
+    .action(runs(async (options) => (await import('./commands/mcp.ts')).run(options, env)));
+
+  program
     .command('migrate')
     .summary('apply migrations and sql/ definitions; `migrate down` reverts the last migration')
     .description(

@@ -2,6 +2,7 @@
 // envelope. The SQL capture triggers write these subjects and attributes; a test checks that
 // sql/, this file and docs/nats-event-subjects.md agree.
 import { z } from 'zod';
+import { taskStatus, workstreamStatus } from '../operations/statuses.ts';
 
 export const ENVELOPE_VERSION = '1.0';
 export const DEFAULT_PUBLISHER = 'the-custodian/state-hub';
@@ -46,9 +47,9 @@ export const catalog = {
   'org.statehub.task.stale': z.strictObject({
     task_id: id,
     workstream_id: id,
-    workstream_status: z.enum(['completed', 'cancelled']),
+    workstream_status: workstreamStatus.extract(['completed', 'cancelled']),
     task_title: z.string(),
-    task_status_before: z.enum(['todo', 'in_progress', 'blocked']),
+    task_status_before: taskStatus.extract(['todo', 'in_progress', 'blocked']),
   }),
 } as const;
 

@@ -1,7 +1,8 @@
 // Liveness and readiness, for load balancers and orchestrators.
 import type { Db } from '../../db.ts';
 import type { Api } from '../route.ts';
-import { databaseProblem, HttpError } from '../errors.ts';
+import { databaseProblem } from '../../operations/errors.ts';
+import { HttpError } from '../errors.ts';
 
 /** Why the API cannot serve from its database (unreachable, not migrated...), or undefined when it can. */
 export async function databaseNotReady(db: Db): Promise<string | undefined> {

@@ -1,0 +1,21 @@
+// POST /mcp: the MCP Streamable HTTP transport, stateless and answering in JSON. Each request
+// gets its own server and transport, so no session state lives in the API process; the
+// caller's token decides which tools that server offers.
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Request, Response } from 'express';
+import type { Db } from '../db.ts';
+import type { Logger } from '../logger.ts';
+import { createMcpServer } from './server.ts';
+
+export function mcpHandler(db: Db, log: Logger, canWrite: (res: Response) => boolean) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const server = createMcpServer(db, { canWrite: canWrite(res), log });
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+  };
+}
