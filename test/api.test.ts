@@ -286,8 +286,13 @@ describe('HTTP API', function () {
       const tools = await c.get('/next-steps?domain=tools&limit=500');
       expect(keys(tools)).to.include(`decision:${elsewhere.id}`).and.not.include(`task:${task.id}`);
       expect(tools.body.items.every((x: { domain_slug: string }) => x.domain_slug === 'tools')).to.equal(true);
-      expect((await c.get('/next-steps?domain=nowhere')).body).to.deep.equal({ items: [], next_cursor: null });
+      expectProblem(await c.get('/next-steps?domain=nowhere'), 404, /domain nowhere does not exist/);
+      expectProblem(await c.get('/next-steps?domain=987654'), 404, /domain 987654 does not exist/);
+      // A domain without open work is an empty page, not an error.
+      await created('/domains', { slug: 'idle', name: 'Idle' });
+      expect((await c.get('/next-steps?domain=idle')).body).to.deep.equal({ items: [], next_cursor: null });
       expectProblem(await c.get('/next-steps?domain=012'), 400);
+      expectProblem(await c.get('/next-steps?domain=0'), 400);
     });
 
     it('next-steps pages by cursor through items created within one millisecond, none skipped or repeated', async () => {

@@ -175,6 +175,20 @@ describe('MCP server', function () {
       expect(byId).to.include({ workstream_id: s.workstream.id, kind: 'note' });
     });
 
+    it('get_workstream shows at most 500 tasks and 100 open decisions, and says when there are more', async () => {
+      const big = await run(t.db, workstreams.create, { slug: 'stdio-big', title: 'Big', topic_id: (await run(t.db, topics.get, { slug: 'stdio-t' })).id });
+      await t.db.query(`INSERT INTO statehub.tasks (workstream_id, title) SELECT $1, 'task ' || i FROM generate_series(1, 501) i`, [big.id]);
+      await t.db.query(`INSERT INTO statehub.decisions (workstream_id, title) SELECT $1, 'decision ' || i FROM generate_series(1, 101) i`, [big.id]);
+      const detail = await callOk(client, listed, 'get_workstream', { workstream: 'stdio-big' });
+      expect(detail.tasks).to.have.length(500);
+      expect(detail.tasks[499].title).to.equal('task 500');
+      expect(detail).to.include({ tasks_truncated: true, open_decisions_truncated: true });
+      expect(detail.open_decisions).to.have.length(100);
+      expect(detail.latest_progress_events).to.deep.equal([]);
+      const small = await callOk(client, listed, 'get_workstream', { workstream: s.workstream.id });
+      expect(small).to.include({ tasks_truncated: false, open_decisions_truncated: false });
+    });
+
     it('an unknown id, a decision that is not open, a missing reference and bad input are isError results of one sentence', async () => {
       expect(await callFails(client, 'get_decision', { id: 987654 })).to.equal('decision 987654 does not exist');
       expect(await callFails(client, 'get_workstream', { workstream: 'no-such-ws' })).to.equal('workstream no-such-ws does not exist');
@@ -182,21 +196,39 @@ describe('MCP server', function () {
       expect(await callFails(client, 'resolve_decision', { decision_id: s.decisions.resolved, decided_by: 'x', rationale: 'y' })).to.equal(
         `decision ${s.decisions.resolved} is resolved; only an open decision can be resolved`,
       );
-      expect(await callFails(client, 'add_progress_event', { workstream: 'no-such-ws', message: 'x' })).to.equal('workstream_slug no-such-ws does not exist');
+      // Named by the tool's argument, not the operation's field (workstream_slug, workstream_id).
+      expect(await callFails(client, 'add_progress_event', { workstream: 'no-such-ws', message: 'x' })).to.equal('workstream no-such-ws does not exist');
+      expect(await callFails(client, 'add_progress_event', { workstream: 987654, message: 'x' })).to.equal('workstream 987654 does not exist');
+      expect(await callFails(client, 'get_next_steps', { domain: 'nowhere' })).to.equal('domain nowhere does not exist');
+      expect(await callFails(client, 'resolve_decision', { decision_id: 987654, decided_by: 'x', rationale: 'y' })).to.equal('decision 987654 does not exist');
       expect(await callFails(client, 'add_progress_event', { task_id: 987654, message: 'x' })).to.equal('task_id 987654 does not exist');
       expect(await callFails(client, 'list_workstreams', { cursor: 'bogus' })).to.equal('cursor is not one this API issued');
-      expect(await callFails(client, 'list_workstreams', { limit: 501 })).to.match(/limit/);
-      expect(await callFails(client, 'list_workstreams', { status: 'done' })).to.match(/status/);
-      expect(await callFails(client, 'get_decision', { id: 'one' })).to.match(/\bid\b/);
-      expect(await callFails(client, 'list_domains', { colour: 'red' })).to.match(/colour/);
-      expect(await callFails(client, 'add_progress_event', { workstream: s.workstream.id, message: '   ' })).to.match(/message/);
-      expect(await callFails(client, 'delete_decision', { id: 1 })).to.match(/delete_decision/);
+      // Bad arguments: one sentence naming each bad one, however many.
+      expect(await callFails(client, 'list_workstreams', { limit: 501, status: 'done', colour: 'red' })).to.match(
+        /^the arguments are not valid: (?=.*limit: Too big)(?=.*status: Invalid option)(?=.*colour: unknown argument)/,
+      );
+      expect(await callFails(client, 'get_decision', { id: 'one' })).to.match(/^the arguments are not valid: id: /);
+      expect(await callFails(client, 'get_decision', {})).to.match(/^the arguments are not valid: id: /);
+      expect(await callFails(client, 'get_workstream', { workstream: true })).to.equal(
+        'the arguments are not valid: workstream: expected an id (a positive whole number) or a slug',
+      );
+      expect(await callFails(client, 'add_progress_event', { workstream: s.workstream.id, message: '   ' })).to.match(/^the arguments are not valid: message: /);
+      // An unknown tool is a protocol error.
+      const unknown = await client.callTool({ name: 'delete_decision', arguments: { id: 1 } }).then(
+        () => undefined,
+        (err: Error) => err,
+      );
+      expect(unknown?.message).to.match(/no tool is named delete_decision/);
     });
 
     it('keeps stdout for the protocol: the debug log went to stderr and the client saw no stray output', () => {
       expect(protocolErrors.map((e) => e.message)).to.deep.equal([]);
       expect(stderr).to.include('"message":"query"');
       expect(stderr).to.include('"message":"mcp serving on stdio"');
+      // One line per call, naming the tool, never its arguments.
+      const calls = stderr.split('\n').filter((l) => l.includes('"message":"tool call"'));
+      expect(calls.some((l) => l.includes('"tool":"resolve_decision"'))).to.equal(true);
+      expect(stderr).to.not.include('one stream');
     });
 
     it('exits 0 once its stdin closes, having written only protocol messages on stdout', async () => {
@@ -264,8 +296,8 @@ describe('MCP server', function () {
       const steps = await callOk(client, listed, 'get_next_steps', { domain: 'http-d' });
       expect(steps.items).to.have.length(4);
       const refused = await callFails(client, 'resolve_decision', { decision_id: s.decisions.toResolve, decided_by: 'x', rationale: 'y' });
-      expect(refused).to.match(/resolve_decision/);
-      expect(await callFails(client, 'add_progress_event', { workstream: 'http-w', message: 'x' })).to.match(/add_progress_event/);
+      expect(refused).to.equal('resolve_decision changes the hub: it needs a token with scope write, and this one has scope read');
+      expect(await callFails(client, 'add_progress_event', { workstream: 'http-w', message: 'x' })).to.match(/^add_progress_event changes the hub/);
       expect((await t.db.query('SELECT status FROM statehub.decisions WHERE id = $1', [s.decisions.toResolve])).rows[0]!.status).to.equal('open');
       expect(await resolvedEvents(s.decisions.toResolve)).to.deep.equal([]);
     });
@@ -289,35 +321,49 @@ describe('MCP server', function () {
       expect(none.headers.get('www-authenticate')).to.match(/^Bearer /);
       const bad = await fetch(`http://127.0.0.1:${api.port}/mcp`, { method: 'POST', headers: { ...headers, authorization: 'Bearer shub_nope' }, body });
       expect(bad.status).to.equal(401);
-      const get = await fetch(`http://127.0.0.1:${api.port}/mcp`, { headers: { authorization: `Bearer ${readSecret}` } });
-      expect(get.status).to.equal(405);
-      expect(get.headers.get('allow')).to.equal('POST, OPTIONS');
+      for (const method of ['GET', 'DELETE']) {
+        const other = await fetch(`http://127.0.0.1:${api.port}/mcp`, { method, headers: { authorization: `Bearer ${readSecret}` } });
+        expect(other.status, method).to.equal(405);
+        expect(other.headers.get('allow')).to.equal('POST, OPTIONS');
+      }
+      // One message per request: a batch is refused before any of it runs.
+      const batch = await fetch(`http://127.0.0.1:${api.port}/mcp`, {
+        method: 'POST',
+        headers: { ...headers, authorization: `Bearer ${writeSecret}` },
+        body: JSON.stringify([1, 2].map((id) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'add_progress_event', arguments: { message: 'batched' } } }))),
+      });
+      expect(batch.status).to.equal(400);
+      expect((await batch.json()).error.message).to.match(/batches are not accepted/);
+      expect((await t.db.query(`SELECT count(*)::int AS n FROM statehub.progress_events WHERE message = 'batched'`)).rows[0]!.n).to.equal(0);
     });
 
-    it('with API_AUTH=none on loopback every tool is open, and a request naming a foreign Host is refused', async () => {
+    it('with API_AUTH=none on loopback every tool is open; a foreign Host (DNS rebinding) or a foreign page Origin is refused', async () => {
       const { client, listed } = await connect(openApi.port);
       expect(listed.map((tool) => tool.name).sort()).to.deep.equal([...READ_TOOLS, ...WRITE_TOOLS].sort());
       await callOk(client, listed, 'add_progress_event', { workstream: 'http-w', message: 'over open MCP' });
       const { request } = await import('node:http');
-      const status = await new Promise<number>((resolve, reject) => {
-        const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port: openApi.port,
-            method: 'POST',
-            path: '/mcp',
-            headers: { host: 'rebound.example', 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': Buffer.byteLength(body) },
-          },
-          (res) => {
-            res.resume();
-            resolve(res.statusCode!);
-          },
-        );
-        req.once('error', reject);
-        req.end(body);
-      });
-      expect(status).to.equal(421);
+      const post = (headers: Record<string, string>) =>
+        new Promise<number>((resolve, reject) => {
+          const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+          const req = request(
+            {
+              host: '127.0.0.1',
+              port: openApi.port,
+              method: 'POST',
+              path: '/mcp',
+              headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(Buffer.byteLength(body)), ...headers },
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode!);
+            },
+          );
+          req.once('error', reject);
+          req.end(body);
+        });
+      expect(await post({ host: `127.0.0.1:${openApi.port}` })).to.equal(200);
+      expect(await post({ host: 'rebound.example' })).to.equal(421);
+      expect(await post({ host: `127.0.0.1:${openApi.port}`, origin: 'https://evil.example' })).to.equal(403);
     });
   });
 

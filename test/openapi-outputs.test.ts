@@ -6,6 +6,17 @@ import type { RunningApi } from '../src/api/server.ts';
 import { useTestDatabase } from './helpers/database.ts';
 import { startTestApi, type Client, type Reply } from './helpers/http.ts';
 
+/** The paths of object schemas below `schema` that would let an unknown field through. */
+function openObjects(schema: Record<string, any>, at = '$'): string[] {
+  const open = schema.type === 'object' && schema.additionalProperties !== false ? [at] : [];
+  const below = [
+    ...Object.entries<Record<string, any>>(schema.properties ?? {}).map(([k, v]) => openObjects(v, `${at}.${k}`)),
+    ...(schema.items ? [openObjects(schema.items, `${at}[]`)] : []),
+    ...(schema.anyOf ?? []).map((v: Record<string, any>, i: number) => openObjects(v, `${at}|${i}`)),
+  ];
+  return [...open, ...below.flat()];
+}
+
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: object }> }> }>> };
 
 describe('OpenAPI response schemas', function () {
@@ -88,7 +99,7 @@ describe('OpenAPI response schemas', function () {
       const schema = doc.paths[path]![method]!.responses[String(reply.status)]!.content!['application/json']!.schema!;
       const check = validator.getValidator(schema as never)(reply.body);
       expect(check.valid, `${method} ${path}: ${check.errorMessage}\n${JSON.stringify(reply.body)}`).to.equal(true);
-      expect(JSON.stringify(schema)).to.include('"additionalProperties":false');
+      expect(openObjects(schema), `${method} ${path}`).to.deep.equal([]);
     }
   });
 });

@@ -5,6 +5,11 @@ import { banner } from '../src/start/banner.ts';
 describe('statehub start banner', function () {
   const api = { url: 'http://127.0.0.1:8000', auth: 'none' as const };
 
+  it('names the MCP endpoint next to the API', function () {
+    const text = banner(api, { databaseUrl: 'postgres://app@db/statehub', nats: { kind: 'none' } });
+    expect(text).to.include('  MCP       http://127.0.0.1:8000/mcp  (tools for AI agents: docs/mcp.md)');
+  });
+
   it('redacts the credentials of a configured NATS_URL and DATABASE_URL', function () {
     const text = banner(api, {
       databaseUrl: 'postgres://app:pg-secret@db.example:5432/statehub',

@@ -96,7 +96,8 @@ export function requireAllowedOrigin(allowedOrigins: string[]): RequestHandler {
   const corsHeaders = cors({
     origin: true,
     methods: ['GET', 'HEAD', 'POST', 'PATCH'],
-    allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+    // mcp-protocol-version: what an MCP client sends on every request after initialize.
+    allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'mcp-protocol-version'],
     exposedHeaders: ['x-request-id', 'www-authenticate', 'retry-after'],
     maxAge: 600,
   });

@@ -1,11 +1,11 @@
 // makeApp builds the Express application from its dependencies; src/cli/commands/api.ts
 // listens. Nothing here knows about events: capture happens in the database.
 import { randomUUID } from 'node:crypto';
-import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { mcpHandler } from '../mcp/http.ts';
+import { VERSION } from '../version.ts';
 import { requireAllowedOrigin, requireServedHost, type AccessSettings } from './access.ts';
 import { Authenticator } from './auth.ts';
 import { errorHandler, HttpError } from './errors.ts';
@@ -56,10 +56,7 @@ function requestLog(log: Logger) {
   };
 }
 
-/** A host name as a Host header carries it: an IPv6 address in brackets. */
-const bracketed = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
-
-export function makeApp({ db, log, access, version = '0.1.0' }: AppDeps): express.Express {
+export function makeApp({ db, log, access, version = VERSION }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -82,11 +79,15 @@ export function makeApp({ db, log, access, version = '0.1.0' }: AppDeps): expres
   decisionRoutes(api);
   progressEventRoutes(api);
   readModelRoutes(api);
-  // MCP for agents (docs/mcp.md): a read token gets the read tools, a write token all.
-  const mcp = mcpHandler(db, log, (res) => res.locals.scope === 'write');
-  // Without tokens the SDK's own DNS-rebinding check runs too, on the names requireServedHost serves.
-  const mcpHosts = access.auth === 'none' ? [hostHeaderValidation(['localhost', '127.0.0.1', '[::1]', ...access.allowedHosts.map(bracketed)])] : [];
-  api.mount({ method: 'post', access: 'read', path: '/mcp', tag: 'service', summary: 'The MCP endpoint (Streamable HTTP, JSON-RPC): tools for agents, see docs/mcp.md' }, ...mcpHosts, mcp);
+  // MCP for agents (docs/mcp.md), behind the same Host and Origin guards as every route: a read
+  // token gets a server of read tools, a write token (or API_AUTH=none) all of them.
+  api.mount(
+    {
+      method: 'post', access: 'read', decidesWrites: true, path: '/mcp', tag: 'service',
+      summary: 'The MCP endpoint (Streamable HTTP, stateless, JSON-RPC): tools for agents, see docs/mcp.md',
+    },
+    mcpHandler(db, log, (res) => res.locals.scope === 'write'),
+  );
   let openapi: unknown;
   api.add({ method: 'get', path: '/openapi.json', summary: 'This API as an OpenAPI 3.1 document', tag: 'service', access: 'read', anyQuery: true }, async () =>
     (openapi ??= openApiDocument(api.specs, { title: 'state-hub', version })),

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.ts';
 import { fieldErrors, toOperationError, type ErrorKind, type FieldError, type OperationError } from '../operations/errors.ts';
 
 export type { FieldError };
+
 export interface Problem {
   type: string;
   title: string;
@@ -31,7 +32,6 @@ export class HttpError extends Error {
 
 /** Seconds a client should wait before retrying a 503: long enough for a database restart or failover. */
 const RETRY_AFTER_SECONDS = 5;
-
 
 const statusOf: Record<ErrorKind, [number, string]> = {
   not_found: [404, 'Not Found'],

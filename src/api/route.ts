@@ -24,6 +24,12 @@ export interface RouteSpec {
    * Only GET routes may be public or read; a route that changes anything needs write.
    */
   access: Access;
+  /**
+   * Only for a route whose handler keeps a caller with scope read from changing anything
+   * itself (the MCP endpoint offers such a caller read tools only): lets a non-GET route
+   * declare access read.
+   */
+  decidesWrites?: true;
   params?: z.ZodType;
   query?: z.ZodType;
   /**
@@ -46,13 +52,13 @@ export interface RouteSpec {
 }
 
 /** A route that runs an operation: its summary and schemas come from the operation. */
-export interface OperationRoute extends Omit<RouteSpec, 'summary' | 'params' | 'query' | 'body' | 'output'> {
+export interface OperationRoute extends Omit<RouteSpec, 'summary' | 'params' | 'query' | 'body' | 'output' | 'decidesWrites'> {
   op: Operation;
   /**
    * The input field the body fills (an update's `changes`). Without it, the body holds every
    * input field the path does not, on a route that is not a GET.
    */
-  body?: string;
+  bodyField?: string;
 }
 
 export interface Input {
@@ -140,9 +146,7 @@ export class Api {
 
   /** A route whose handler is its own (probes, the OpenAPI document). */
   add(spec: RouteSpec, handler: Handler): void {
-    if (spec.method !== 'get' && spec.access !== 'write') {
-      throw new Error(`${spec.method.toUpperCase()} ${spec.path} changes state: its access must be write`);
-    }
+    if (spec.decidesWrites) throw new Error(`${spec.path}: only a mounted handler can decide writes itself`);
     const params = strict(spec.params);
     const query = spec.anyQuery ? empty : strict(spec.query);
     this.mount(spec, async (req: Request, res: Response) => {
@@ -162,6 +166,9 @@ export class Api {
    * JSON. Its handlers authorize anything finer themselves (the MCP endpoint's write tools).
    */
   mount(spec: RouteSpec, ...handlers: RequestHandler[]): void {
+    if (spec.method !== 'get' && spec.access !== 'write' && !spec.decidesWrites) {
+      throw new Error(`${spec.method.toUpperCase()} ${spec.path} changes state: its access must be write`);
+    }
     this.specs.push(spec);
     // Authorization first: a caller without the right token learns nothing about its body.
     this.router[spec.method](spec.path, this.auth.require(spec.access), requireJsonContent, jsonBody, ...handlers);
@@ -172,7 +179,7 @@ export class Api {
    * query holds the others, any other method's body does (or fills `route.body`).
    */
   operation(route: OperationRoute): void {
-    const { op, body: bodyField, ...spec } = route;
+    const { op, bodyField, ...spec } = route;
     if (op.writes && route.access !== 'write') throw new Error(`${route.path} runs an operation that writes: its access must be write`);
     const shape = op.input.shape as z.ZodRawShape;
     const inPath = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
@@ -248,6 +255,16 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output'): Recor
   return rest;
 }
 
+/**
+ * A parameter's schema as the text it is: of an input that also takes a JSON number or null
+ * (an id or a slug, a cursor), only the string form can arrive in a path or query.
+ */
+function asText(schema: Record<string, unknown>): Record<string, unknown> {
+  const { anyOf, ...rest } = schema as { anyOf?: Array<Record<string, unknown>> };
+  const strings = anyOf?.filter((s) => s.type === 'string') ?? [];
+  return strings.length === 1 ? { ...rest, ...strings[0] } : schema;
+}
+
 function parameters(schema: z.ZodType | undefined, where: 'path' | 'query', aliases: Record<string, string> = {}) {
   if (!(schema instanceof z.ZodObject)) return [];
   const shape = schema.shape as Record<string, z.ZodType>;
@@ -255,7 +272,7 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query', alia
     name,
     in: where,
     required: where === 'path' || !field.safeParse(undefined).success,
-    schema: jsonSchema(field, 'input'),
+    schema: asText(jsonSchema(field, 'input')),
   }));
   const deprecated = Object.entries(aliases).map(([alias, name]) => ({
     name: alias,

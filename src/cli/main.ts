@@ -124,7 +124,7 @@ function tokenCommand(runs: Runs, env: Env): Command {
     .summary('make a token and print its secret, once')
     .description(
       'Makes a token and prints its secret on stdout, once: the hub stores only its SHA-256. ' +
-        'read allows GET routes and /openapi.json; write allows every route.',
+        'read allows GET routes, /openapi.json and the read tools of POST /mcp; write allows every route and tool.',
     )
     .requiredOption('--name <NAME>', 'who uses it, e.g. ci-deploy (shown in request logs; unique)', tokenName)
     .addOption(new Option('--scope <SCOPE>', 'read or write').choices(SCOPES).makeOptionMandatory())

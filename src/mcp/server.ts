@@ -1,56 +1,106 @@
-// An MCP server over the operations: one per stdio process, or one per HTTP request (the
-// endpoint is stateless). Tool errors come back as isError results with one plain sentence;
-// only protocol problems are protocol errors.
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+// An MCP server over the tools of tools.ts: one per stdio process, or one per HTTP request
+// (the endpoint is stateless). It is the SDK's low-level Server, not McpServer, because the
+// hub answers tool calls in its own words: bad arguments, a write tool called with scope
+// read and every operation error come back as an isError result of one sentence naming the
+// tool's own arguments. Only protocol problems (an unknown tool) are protocol errors.
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool as Listed } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
-import { toOperationError, type OperationError } from '../operations/errors.ts';
+import { invalid, toOperationError, type FieldError, type OperationError } from '../operations/errors.ts';
+import { VERSION } from '../version.ts';
 import { tools, type Tool } from './tools.ts';
 
 export interface McpOptions {
-  /** Whether the write tools are offered; without, they are neither listed nor callable. */
+  /** Whether the write tools are offered; without, they are not listed and calling one is refused. */
   canWrite: boolean;
   log: Logger;
-  version?: string;
 }
 
-/** The sentence a model gets for an error: what was wrong, and per field what is allowed. */
-function sentence(err: OperationError): string {
-  const fields = (err.fields ?? []).filter((f) => !err.message.includes(f.field));
-  return fields.length ? `${err.message}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}` : err.message;
+const INSTRUCTIONS =
+  'state-hub is the read model of work across domains, repos, workstreams, tasks and decisions. ' +
+  'Start with get_next_steps or list_domains.';
+
+// JSON Schema as the SDK's McpServer would list it (draft-07), without the $schema line.
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Listed['inputSchema'] {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, target: 'draft-7' }) as Listed['inputSchema'] & { $schema?: string };
+  return rest;
+}
+
+// Built once: a stateless endpoint makes a server per request.
+const listed = new Map<string, Listed>(
+  tools.map((tool) => [
+    tool.name,
+    {
+      name: tool.name,
+      title: tool.title,
+      description: tool.description,
+      inputSchema: jsonSchema(tool.input, 'input'),
+      outputSchema: jsonSchema(tool.op.output, 'output') as Listed['outputSchema'],
+      annotations: tool.op.writes
+        ? { readOnlyHint: false, destructiveHint: false, openWorldHint: false }
+        : { readOnlyHint: true, openWorldHint: false },
+    },
+  ]),
+);
+const byName = new Map(tools.map((tool) => [tool.name, tool]));
+
+/** What was wrong with each argument; an unknown one is named as such. */
+function argumentErrors(err: z.ZodError): FieldError[] {
+  return err.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ field: k, message: 'unknown argument' }))
+      : [{ field: i.path.join('.') || '(arguments)', message: i.message }],
+  );
+}
+
+/**
+ * The sentence a model gets for an error: what was wrong and, per argument, what is allowed.
+ * Operation fields the tool names otherwise are called by the tool's names.
+ */
+function sentence(err: OperationError, tool: Tool): string {
+  const name = (field: string) => tool.argumentOf[field] ?? field;
+  const message = err.message.replace(/^\w+(?= )/, name);
+  // A field the message already names ("task_id 9 does not exist") is not repeated.
+  const fields = (err.fields ?? []).filter((f) => !err.message.startsWith(`${f.field} `));
+  return fields.length ? `${message}: ${fields.map((f) => `${name(f.field)}: ${f.message}`).join('; ')}` : message;
 }
 
 const failure = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
 
-async function call(tool: Tool, args: Record<string, unknown>, db: Db, log: Logger): Promise<CallToolResult> {
+async function run(tool: Tool, args: unknown, db: Db, log: Logger): Promise<CallToolResult> {
+  const parsed = tool.input.safeParse(args ?? {});
+  if (!parsed.success) return failure(sentence(invalid('the arguments are not valid', argumentErrors(parsed.error)), tool));
   try {
     // What the HTTP API would send: Dates become ISO strings, as the output schema says.
-    const result = JSON.parse(JSON.stringify(await tool.op.run(tool.toOp(args), db))) as Record<string, unknown>;
+    const result = JSON.parse(JSON.stringify(await tool.op.run(tool.toOp(parsed.data), db))) as Record<string, unknown>;
     return { structuredContent: result, content: [{ type: 'text', text: JSON.stringify(result) }] };
   } catch (err) {
     const known = toOperationError(err);
-    if (known) return failure(sentence(known));
+    if (known) return failure(sentence(known, tool));
     log.error('tool failed', { tool: tool.name, error: (err as Error).message, stack: (err as Error).stack });
     return failure('an unexpected error occurred');
   }
 }
 
-export function createMcpServer(db: Db, { canWrite, log, version = '0.1.0' }: McpOptions): McpServer {
-  const server = new McpServer(
-    { name: 'state-hub', version },
-    { instructions: 'state-hub is the read model of work across domains, repos, workstreams, tasks and decisions. Start with get_next_steps or list_domains.' },
-  );
-  for (const tool of tools) {
-    if (tool.op.writes && !canWrite) continue;
-    const annotations = tool.op.writes
-      ? { readOnlyHint: false, destructiveHint: false, openWorldHint: false }
-      : { readOnlyHint: true, openWorldHint: false };
-    server.registerTool(
-      tool.name,
-      { title: tool.title, description: tool.description, inputSchema: tool.input, outputSchema: tool.op.output, annotations },
-      (args: Record<string, unknown>) => call(tool, args, db, log),
-    );
-  }
+/** Runs a call and logs one line about it: the tool, how long, and whether it failed (never the arguments). */
+async function call(tool: Tool, args: unknown, db: Db, log: Logger): Promise<CallToolResult> {
+  const started = performance.now();
+  const result = await run(tool, args, db, log);
+  log.info('tool call', { tool: tool.name, ms: Math.round((performance.now() - started) * 10) / 10, ...(result.isError ? { failed: true } : {}) });
+  return result;
+}
+
+export function createMcpServer(db: Db, { canWrite, log }: McpOptions): Server {
+  const server = new Server({ name: 'state-hub', version: VERSION }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  const offered = tools.filter((tool) => canWrite || !tool.op.writes).map((tool) => listed.get(tool.name)!);
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: offered }));
+  server.setRequestHandler(CallToolRequestSchema, async ({ params }) => {
+    const tool = byName.get(params.name);
+    if (!tool) throw new McpError(ErrorCode.InvalidParams, `no tool is named ${params.name}; tools/list names them`);
+    if (tool.op.writes && !canWrite) return failure(`${tool.name} changes the hub: it needs a token with scope write, and this one has scope read`);
+    return call(tool, params.arguments, db, log);
+  });
   return server;
 }

@@ -20,23 +20,21 @@ export interface Tool {
   input: z.ZodObject;
   /** The operation's input from the tool's arguments (as the input schema parsed them). */
   toOp(args: Record<string, unknown>): Record<string, unknown>;
+  /** Operation fields the tool calls otherwise, for its error messages (id → decision_id). */
+  argumentOf: Record<string, string>;
 }
 
 type Shape = Record<string, z.ZodType>;
 
-/**
- * A tool taking the operation's input fields, `renamed` from the operation's name to the
- * tool's (decision_id for id), and `only` those given (all when omitted).
- */
-function fieldsOf(op: Operation, options: { only?: string[]; renamed?: Record<string, string> } = {}): Pick<Tool, 'input' | 'toOp'> {
-  const opShape = op.input.shape as Shape;
-  const renamed = options.renamed ?? {};
+/** A tool taking the operation's input fields, some `renamed` (operation field → argument). */
+function fieldsOf(op: Operation, renamed: Record<string, string> = {}): Pick<Tool, 'input' | 'toOp' | 'argumentOf'> {
   const shape: Shape = {};
-  for (const name of options.only ?? Object.keys(opShape)) shape[renamed[name] ?? name] = opShape[name]!;
+  for (const [name, field] of Object.entries(op.input.shape as Shape)) shape[renamed[name] ?? name] = field;
   const back = Object.fromEntries(Object.entries(renamed).map(([opName, toolName]) => [toolName, opName]));
   return {
     input: z.strictObject(shape),
     toOp: (args) => Object.fromEntries(Object.entries(args).map(([k, v]) => [back[k] ?? k, v])),
+    argumentOf: renamed,
   };
 }
 
@@ -67,7 +65,7 @@ export const tools: Tool[] = [
       'One domain at a glance: its active goal, its repos, how many of its workstreams have each status (with the planned, active and blocked ones listed) and its open decisions. ' +
       'Use it to get oriented in a domain before looking at single workstreams.',
     op: readModels.domainOverview,
-    ...fieldsOf(readModels.domainOverview, { renamed: { slug: 'domain' } }),
+    ...fieldsOf(readModels.domainOverview, { slug: 'domain' }),
   },
   {
     name: 'list_workstreams',
@@ -109,14 +107,15 @@ export const tools: Tool[] = [
       'Records the outcome of an open decision: who decided (decided_by) and why (rationale). Only an open decision can be resolved, once; ' +
       'a resolved or withdrawn one is refused. The hub announces the resolution to downstream automation. Returns the resolved decision.',
     op: decisions.resolve,
-    ...fieldsOf(decisions.resolve, { renamed: { id: 'decision_id' } }),
+    ...fieldsOf(decisions.resolve, { id: 'decision_id' }),
   },
   {
     name: 'add_progress_event',
     title: 'Add a progress event',
     description:
-      'Appends a progress note to a workstream (by slug or id) and/or one of its tasks (task_id): what was done, found or decided. ' +
-      'kind says what sort of progress (note by default; commit, review...). Progress events cannot be changed or deleted afterwards. Returns the event.',
+      'Appends a progress note to a workstream (by slug or id) and/or one of its tasks (task_id): what was done, found or decided; ' +
+      'give at least one of them, or the note belongs to no work. kind says what sort of progress (note by default; commit, review...). ' +
+      'Progress events cannot be changed or deleted afterwards. Returns the event.',
     op: progressEvents.create,
     input: z.strictObject({
       workstream: idOrSlug.optional().meta({ description: 'the workstream, by slug or id' }),
@@ -126,5 +125,6 @@ export const tools: Tool[] = [
     }),
     toOp: ({ workstream, ...rest }) =>
       workstream === undefined ? rest : { ...rest, [typeof workstream === 'number' ? 'workstream_id' : 'workstream_slug']: workstream },
+    argumentOf: { workstream_id: 'workstream', workstream_slug: 'workstream' },
   },
 ];

@@ -24,7 +24,7 @@ export const decision = z.object({
 
 export const decisionCreate = z.strictObject({ title, topic_id: id.optional(), workstream_id: id.optional() });
 export const decisionPatch = nonEmpty(
-  z.strictObject({ title: title.optional(), topic_id: id.nullable().optional(), workstream_id: id.nullable().optional(), status: z.literal('withdrawn').optional() }),
+  z.strictObject({ title: title.optional(), topic_id: id.nullable().optional(), workstream_id: id.nullable().optional(), status: decisionStatus.extract(['withdrawn']).optional() }),
 );
 const resolution = {
   decided_by: text({ min: 1, max: 200 }).meta({ description: 'who decided: a person, team or agent' }),

@@ -45,7 +45,7 @@ export const unavailable = (reason = 'the database is unavailable') => new Opera
  */
 const constraintRules: Record<string, { rule: string; kind?: ErrorKind }> = {
   domain_goals_one_active_per_domain: {
-    rule: 'a domain has at most one active goal; POST /domain-goals/:id/activate supersedes the current one',
+    rule: 'a domain has at most one active goal; activate this goal instead (activation supersedes the current one)',
   },
   domains_slug_key: { rule: 'a domain with this slug already exists' },
   repos_slug_key: { rule: 'a repo with this slug already exists' },
@@ -136,7 +136,7 @@ const connectionErrorCodes = new Set([
 const connectionErrorMessages = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/;
 
 /** Whether err means the database could not be reached or the connection broke. */
-export function isConnectionError(err: unknown): boolean {
+function isConnectionError(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
   if (typeof e !== 'object' || e === null) return false;
   if (typeof e.code === 'string' && connectionErrorCodes.has(e.code)) return true;
@@ -151,7 +151,6 @@ export function fieldErrors(err: z.ZodError, whole: string): FieldError[] {
 /** The OperationError err means, or undefined when it is a bug (to be logged with its stack). */
 export function toOperationError(err: unknown): OperationError | undefined {
   if (err instanceof OperationError) return err;
-  if (err instanceof z.ZodError) return invalid('the input has invalid fields', fieldErrors(err, '(input)'));
   const fromDatabase = isPgError(err) ? fromPg(err) : undefined;
   if (fromDatabase) return fromDatabase;
   if (isConnectionError(err)) return unavailable();

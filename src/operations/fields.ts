@@ -36,9 +36,9 @@ export const description = text({ max: 10_000, trim: false });
 /** An id in decimal text, as a path or query string carries it: "12", never "012", "1e2" or " 5". */
 export const idText = z
   .string()
-  .regex(/^[1-9][0-9]{0,14}$/, 'expected a whole number in plain decimal digits')
+  .regex(/^(0|[1-9][0-9]{0,14})$/, 'expected a whole number in plain decimal digits')
   .transform(Number)
-  .pipe(z.number().max(Number.MAX_SAFE_INTEGER));
+  .pipe(id);
 
 /**
  * A resource named by id (12, or "12") or by slug ("state-hub"). All digits means an id, so

@@ -3,11 +3,12 @@ import { z } from 'zod';
 import { decision } from './decisions.ts';
 import { domainGoal } from './domain-goals.ts';
 import { domain } from './domains.ts';
+import { notFound } from './errors.ts';
 import { idOrSlug, MAX_PAGE, page, pageInput, slug, timestamp } from './fields.ts';
 import { operation } from './operation.ts';
 import { repo } from './repos.ts';
 import { badCursor, getOne } from './sql.ts';
-import { workstreamStatus } from './statuses.ts';
+import { decisionStatus, taskStatus, workstreamStatus } from './statuses.ts';
 
 // Where a workstream belongs: its repo's domain, else its topic's.
 const workstreamContext = `
@@ -30,9 +31,12 @@ const workstreamContext = `
 // microseconds go back to a timestamptz with float8 * interval, exact for any integer below
 // 2^53 (the cursor is checked to be one), so the comparison is against the stored value.
 //
-// With a domain, $5 is its id or slug and each branch keeps only rows of that domain (an
-// unknown slug matches nothing): a task's domain is its workstream's, a decision's its
-// workstream's, else its own topic's.
+// With a domain, $5 is its id or slug and each branch keeps only rows of that domain: a task's
+// domain is its workstream's, a decision's its workstream's, else its own topic's. The branches
+// still walk the same indexes, checking each row's domain, so the bound above becomes: rows
+// read grow with the open items of other domains that come before the page's (a domain that
+// holds most open work reads about a page; a small one in a large hub reads further), since
+// tasks and decisions carry no domain column an index could start from.
 //
 // The workstream/repo/domain context is joined once, to the page, not inside the branches.
 const nextStepsAfter = (rank: number, alias: string) =>
@@ -112,7 +116,7 @@ export const nextStep = z.object({
   kind: z.enum(['task', 'decision']),
   id: z.number().meta({ description: 'the id of the task or decision' }),
   title: z.string(),
-  status: z.enum(['blocked', 'open', 'in_progress', 'todo']),
+  status: z.enum([...taskStatus.extract(['blocked', 'in_progress', 'todo']).options, ...decisionStatus.extract(['open']).options]),
   waiting_since: timestamp.meta({ description: 'when the task or decision was created' }),
   rank: z.number().meta({ description: '1 blocked task, 2 open decision, 3 task in progress, 4 task to do' }),
   workstream_id: z.number().nullable(),
@@ -123,6 +127,8 @@ export const nextStep = z.object({
 });
 
 const OPEN_LIST_CAP = 100;
+/** The statuses of workstreams still to be finished: the overview lists these. */
+const openWorkstream = workstreamStatus.extract(['planned', 'active', 'blocked']);
 
 const overviewWorkstream = z.object({
   id: z.number(),
@@ -141,7 +147,7 @@ export const domainOverview = z.object({
   active_goal: domainGoal.omit({ domain_slug: true }).nullable(),
   repos: z.array(repo.omit({ domain_slug: true })).meta({ description: `by slug, at most ${MAX_PAGE}` }),
   workstreams_by_status: z
-    .object({ planned: withItems, active: withItems, blocked: withItems, completed: countOnly, cancelled: countOnly })
+    .object(Object.fromEntries(workstreamStatus.options.map((s) => [s, openWorkstream.safeParse(s).success ? withItems : countOnly])))
     .meta({ description: `how many workstreams have each status; open ones listed, at most ${OPEN_LIST_CAP} per status, most recently changed first` }),
   open_decisions: z.array(decision).meta({ description: `oldest first, at most ${OPEN_LIST_CAP}` }),
 });
@@ -150,7 +156,7 @@ export const readModels = {
   nextSteps: operation({
     summary: 'Open tasks of active workstreams and open decisions, most urgent first, with workstream/repo/domain context',
     writes: false,
-    input: z.strictObject({ ...pageInput, domain: idOrSlug.optional().meta({ description: 'only the next steps of this domain' }) }),
+    input: z.strictObject({ ...pageInput, domain: idOrSlug.optional().meta({ description: 'only the next steps of this domain (an id or a slug)' }) }),
     output: page(nextStep),
     run: async ({ limit, cursor, domain }, db) => {
       const after = cursor === undefined ? { rank: 0, waitingSinceUs: 0, id: 0 } : decodeStepCursor(cursor);
@@ -158,6 +164,11 @@ export const readModels = {
       if (domain !== undefined) params.push(domain);
       const sql = domain === undefined ? NEXT_STEPS_SQL.all : typeof domain === 'number' ? NEXT_STEPS_SQL.id : NEXT_STEPS_SQL.slug;
       const { rows } = await db.query<StepRow>(sql, params);
+      // An empty page of a domain that does not exist says so, rather than "nothing to do".
+      if (rows.length === 0 && domain !== undefined) {
+        const known = await db.query(`SELECT 1 FROM statehub.domains WHERE ${typeof domain === 'number' ? 'id' : 'slug'} = $1`, [domain]);
+        if (known.rowCount === 0) throw notFound(`domain ${domain}`);
+      }
       const items = rows.slice(0, limit).map(({ waiting_since_us: _key, ...item }) => item);
       const last = rows.length > limit ? rows[limit - 1]! : undefined;
       return { items, next_cursor: last ? encodeStepCursor({ rank: last.rank, waitingSinceUs: last.waiting_since_us, id: last.id }) : null };
@@ -186,9 +197,9 @@ export const readModels = {
           `SELECT id, slug, title, status, repo_id, topic_id, updated_at FROM (
              SELECT w.*, row_number() OVER (PARTITION BY w.status ORDER BY w.updated_at DESC, w.id) AS n
                FROM statehub.workstreams w ${workstreamContext}
-              WHERE d.id = $1 AND w.status IN ('planned', 'active', 'blocked')) ranked
+              WHERE d.id = $1 AND w.status = ANY ($3::statehub.workstream_status[])) ranked
             WHERE n <= $2 ORDER BY updated_at DESC, id`,
-          [found.id, OPEN_LIST_CAP],
+          [found.id, OPEN_LIST_CAP, openWorkstream.options],
         );
         const decisions = await q.query(
           `SELECT dc.* FROM statehub.decisions dc
@@ -200,7 +211,7 @@ export const readModels = {
         const byStatus: Record<string, { count: number; items?: unknown[] }> = {};
         for (const s of workstreamStatus.options) byStatus[s] = { count: 0 };
         for (const c of counts.rows) byStatus[c.status]!.count = c.n;
-        for (const s of ['planned', 'active', 'blocked']) byStatus[s]!.items = open.rows.filter((w) => w.status === s);
+        for (const s of openWorkstream.options) byStatus[s]!.items = open.rows.filter((w) => w.status === s);
         return { domain: found, active_goal: goal.rows[0] ?? null, repos: repos.rows, workstreams_by_status: byStatus, open_decisions: decisions.rows };
       }),
   }),

@@ -54,6 +54,7 @@ export const workstreamDetail = z.object({
   tasks: z.array(task).meta({ description: `its tasks in the order they were created, at most ${DETAIL_LIMITS.tasks}` }),
   tasks_truncated: z.boolean().meta({ description: 'true when it has more tasks than shown (list them with a tasks filter)' }),
   open_decisions: z.array(decision).meta({ description: `its open decisions, oldest first, at most ${DETAIL_LIMITS.openDecisions}` }),
+  open_decisions_truncated: z.boolean().meta({ description: 'true when it has more open decisions than shown (list them with a decisions filter)' }),
   latest_progress_events: z.array(progressEvent).meta({ description: `its latest progress events, newest first, at most ${DETAIL_LIMITS.progressEvents}` }),
 });
 
@@ -87,7 +88,7 @@ export const workstreams = {
         const tasks = await q.query(`${taskResource.select} WHERE t.workstream_id = $1 ORDER BY t.id LIMIT $2`, [ws.id, DETAIL_LIMITS.tasks + 1]);
         const open = await q.query(`${decisionResource.select} WHERE t.workstream_id = $1 AND t.status = 'open' ORDER BY t.created_at, t.id LIMIT $2`, [
           ws.id,
-          DETAIL_LIMITS.openDecisions,
+          DETAIL_LIMITS.openDecisions + 1,
         ]);
         const progress = await q.query(`${progressEventResource.select} WHERE t.workstream_id = $1 ORDER BY t.id DESC LIMIT $2`, [
           ws.id,
@@ -97,7 +98,8 @@ export const workstreams = {
           workstream: ws,
           tasks: tasks.rows.slice(0, DETAIL_LIMITS.tasks),
           tasks_truncated: tasks.rows.length > DETAIL_LIMITS.tasks,
-          open_decisions: open.rows,
+          open_decisions: open.rows.slice(0, DETAIL_LIMITS.openDecisions),
+          open_decisions_truncated: open.rows.length > DETAIL_LIMITS.openDecisions,
           latest_progress_events: progress.rows,
         };
       }),

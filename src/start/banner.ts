@@ -12,7 +12,7 @@ export function banner(
   cli = `node ${path.relative(process.cwd(), process.argv[1] ?? 'bin/statehub.js')}`,
 ): string {
   const { embedded, nats } = services;
-  const lines = ['state-hub is running', `  API       ${api.url}  (GET /openapi.json)`];
+  const lines = ['state-hub is running', `  API       ${api.url}  (GET /openapi.json)`, `  MCP       ${api.url}/mcp  (tools for AI agents: docs/mcp.md)`];
   if (api.auth === 'none') {
     lines.push('  auth      none: loopback host names only (API_AUTH=token requires bearer tokens)');
   } else {

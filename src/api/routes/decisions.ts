@@ -9,6 +9,6 @@ export function decisionRoutes(api: Api): void {
     queryAliases: { topic_id: 'topic', workstream_id: 'workstream' },
   });
   api.operation({ method: 'get', path: '/decisions/:id', access: 'read', tag, op: decisions.get });
-  api.operation({ method: 'patch', path: '/decisions/:id', access: 'write', tag, op: decisions.update, body: 'changes' });
+  api.operation({ method: 'patch', path: '/decisions/:id', access: 'write', tag, op: decisions.update, bodyField: 'changes' });
   api.operation({ method: 'post', path: '/decisions/:id/resolve', access: 'write', tag, op: decisions.resolve });
 }

@@ -6,5 +6,5 @@ export function repoRoutes(api: Api): void {
   api.operation({ method: 'post', path: '/repos', access: 'write', tag, op: repos.create, status: 201 });
   api.operation({ method: 'get', path: '/repos', access: 'read', tag, op: repos.list });
   api.operation({ method: 'get', path: '/repos/:slug', access: 'read', tag, op: repos.get });
-  api.operation({ method: 'patch', path: '/repos/:slug', access: 'write', tag, op: repos.update, body: 'changes' });
+  api.operation({ method: 'patch', path: '/repos/:slug', access: 'write', tag, op: repos.update, bodyField: 'changes' });
 }

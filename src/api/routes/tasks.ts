@@ -6,5 +6,5 @@ export function taskRoutes(api: Api): void {
   api.operation({ method: 'post', path: '/tasks', access: 'write', tag, op: tasks.create, status: 201 });
   api.operation({ method: 'get', path: '/tasks', access: 'read', tag, op: tasks.list, queryAliases: { workstream_id: 'workstream' } });
   api.operation({ method: 'get', path: '/tasks/:id', access: 'read', tag, op: tasks.get });
-  api.operation({ method: 'patch', path: '/tasks/:id', access: 'write', tag, op: tasks.update, body: 'changes' });
+  api.operation({ method: 'patch', path: '/tasks/:id', access: 'write', tag, op: tasks.update, bodyField: 'changes' });
 }
