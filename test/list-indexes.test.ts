@@ -196,7 +196,7 @@ describe('GET /next-steps reads about a page of rows, however deep its cursor', 
   const api = useExplainedApi();
   const { how, t } = api;
   const LIMIT = 50;
-  // One branch per rank, each stopping after limit + 1 rows (src/api/routes/read-models.ts).
+  // One branch per rank, each stopping after limit + 1 rows (src/operations/read-models.ts).
   const BOUND = 4 * (LIMIT + 1);
 
   before(async function () {

@@ -14,7 +14,7 @@ const mode = process.argv[2];
 const url = process.env.DATABASE_URL!;
 const POOL_MAX = 10; // PG_POOL_MAX's default
 
-// The app's own SELECT (src/api/routes/workstreams.ts).
+// The app's own SELECT (src/operations/workstreams.ts).
 const SELECT = `SELECT t.*, tp.slug AS topic_slug, r.slug AS repo_slug
                   FROM statehub.workstreams t
                   JOIN statehub.topics tp ON tp.id = t.topic_id

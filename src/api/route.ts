@@ -176,7 +176,7 @@ export class Api {
 
   /**
    * A route running `route.op`: path parameters are the input fields the path names, a GET's
-   * query holds the others, any other method's body does (or fills `route.body`).
+   * query holds the others, any other method's body does (or fills `route.bodyField`).
    */
   operation(route: OperationRoute): void {
     const { op, bodyField, ...spec } = route;

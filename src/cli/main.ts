@@ -57,8 +57,8 @@ function defineProgram(env: Env, exitWith: (code: number) => void): Command {
 
   program
     .command('api')
-    .summary('serve the HTTP API')
-    .description('Serves the HTTP API on HOST:PORT against DATABASE_URL until SIGINT or SIGTERM.')
+    .summary('serve the HTTP API and its MCP endpoint')
+    .description('Serves the HTTP API, and the MCP endpoint POST /mcp (docs/mcp.md), on HOST:PORT against DATABASE_URL until SIGINT or SIGTERM.')
     .action(runs(async (options) => (await import('./commands/api.ts')).run(options, env)));
 
   program
