@@ -9,7 +9,8 @@ import { idText } from '../operations/fields.ts';
 import type { Operation } from '../operations/operation.ts';
 import type { Access, Authenticator } from './auth.ts';
 import { jsonBody, requireJsonContent } from './body.ts';
-import { HttpError, type FieldError } from './errors.ts';
+import { fieldErrors } from '../operations/errors.ts';
+import { HttpError } from './errors.ts';
 
 type Method = 'get' | 'post' | 'patch';
 
@@ -127,11 +128,7 @@ function parse<T>(schema: z.ZodType, value: unknown, where: 'path' | 'query' | '
   if (where === 'body') return schema.parse(value) as T;
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data as T;
-  const errors: FieldError[] = parsed.error.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ field: k, message: `unknown ${where} parameter` }))
-      : [{ field: i.path.join('.') || `(${where})`, message: i.message }],
-  );
+  const errors = fieldErrors(parsed.error, `(${where})`, `unknown ${where} parameter`);
   throw new HttpError(400, 'Bad Request', `the request has invalid ${where} parameters`, errors);
 }
 

@@ -8,7 +8,7 @@ import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, typ
 import { z } from 'zod';
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
-import { invalid, toOperationError, type FieldError, type OperationError } from '../operations/errors.ts';
+import { fieldErrors, invalid, toOperationError, type OperationError } from '../operations/errors.ts';
 import { VERSION } from '../version.ts';
 import { tools, type Tool } from './tools.ts';
 
@@ -46,15 +46,6 @@ const listed = new Map<string, Listed>(
 );
 const byName = new Map(tools.map((tool) => [tool.name, tool]));
 
-/** What was wrong with each argument; an unknown one is named as such. */
-function argumentErrors(err: z.ZodError): FieldError[] {
-  return err.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ field: k, message: 'unknown argument' }))
-      : [{ field: i.path.join('.') || '(arguments)', message: i.message }],
-  );
-}
-
 /**
  * The sentence a model gets for an error: what was wrong and, per argument, what is allowed.
  * Operation fields the tool names otherwise are called by the tool's names.
@@ -71,7 +62,7 @@ const failure = (text: string): CallToolResult => ({ isError: true, content: [{ 
 
 async function run(tool: Tool, args: unknown, db: Db, log: Logger): Promise<CallToolResult> {
   const parsed = tool.input.safeParse(args ?? {});
-  if (!parsed.success) return failure(sentence(invalid('the arguments are not valid', argumentErrors(parsed.error)), tool));
+  if (!parsed.success) return failure(sentence(invalid('the arguments are not valid', fieldErrors(parsed.error, '(arguments)', 'unknown argument')), tool));
   try {
     // What the HTTP API would send: Dates become ISO strings, as the output schema says.
     const result = JSON.parse(JSON.stringify(await tool.op.run(tool.toOp(parsed.data), db))) as Record<string, unknown>;

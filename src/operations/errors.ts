@@ -1,7 +1,7 @@
 // The errors an operation reports, whoever called it. Each transport turns them into its own
 // form (HTTP: a problem+json status, MCP: an isError tool result); this is the one place that
 // maps PostgreSQL SQLSTATEs to them. Messages are plain sentences: never SQL or a stack.
-import { z } from 'zod';
+import type { z } from 'zod';
 
 export interface FieldError {
   field: string;
@@ -143,9 +143,16 @@ function isConnectionError(err: unknown): boolean {
   return typeof e.message === 'string' && connectionErrorMessages.test(e.message);
 }
 
-/** Per-field messages of a zod failure; `whole` names the input itself. */
-export function fieldErrors(err: z.ZodError, whole: string): FieldError[] {
-  return err.issues.map((i) => ({ field: i.path.join('.') || whole, message: i.message }));
+/**
+ * Per-field messages of a zod failure; `whole` names the input itself. With `unknown`, each
+ * unknown field is named with that message rather than in one issue about the whole.
+ */
+export function fieldErrors(err: z.ZodError, whole: string, unknown?: string): FieldError[] {
+  return err.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys' && unknown !== undefined
+      ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: unknown }))
+      : [{ field: i.path.join('.') || whole, message: i.message }],
+  );
 }
 
 /** The OperationError err means, or undefined when it is a bug (to be logged with its stack). */
