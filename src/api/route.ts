@@ -1,15 +1,15 @@
 // Routes are declarations: a method and path, who may call it, and the operation it runs
 // (src/operations). Path and query text are read into the operation's own input schema, the
-// body is checked against it, and the same declarations produce /openapi.json, so the
-// documented contract is the enforced one.
+// body is checked against it, and the same declarations produce /openapi.json (openapi.ts),
+// so the documented contract is the enforced one.
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db.ts';
-import { idText } from '../operations/fields.ts';
+import { fieldErrors } from '../operations/errors.ts';
+import { digitsText, idText } from '../operations/fields.ts';
 import type { Operation } from '../operations/operation.ts';
 import type { Access, Authenticator } from './auth.ts';
 import { jsonBody, requireJsonContent } from './body.ts';
-import { fieldErrors } from '../operations/errors.ts';
 import { HttpError } from './errors.ts';
 
 type Method = 'get' | 'post' | 'patch';
@@ -78,21 +78,12 @@ function strict(schema: z.ZodType | undefined): z.ZodType {
   return schema instanceof z.ZodObject ? schema.strict() : schema;
 }
 
-/**
- * A path or query parameter arrives as text. A number field reads it by one rule everywhere:
- * decimal digits only, no sign, spaces, exponent, hex or leading zeros ("0x10", "1e2", " 5"
- * and "01" are all refused). Other fields take the text as it is.
- */
-const plainDigits = z
-  .string()
-  .regex(/^(0|[1-9][0-9]{0,14})$/, 'expected a whole number in plain decimal digits')
-  .transform(Number);
-
+/** A path or query parameter arrives as text: a number field reads it as digits, others as it is. */
 function textual(field: z.ZodType): z.ZodType {
   let inner: z.ZodType = field;
   while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) inner = inner.unwrap() as z.ZodType;
   if (!(inner instanceof z.ZodNumber)) return field;
-  const digits: z.ZodType = field.safeParse(undefined).success ? plainDigits.optional() : plainDigits;
+  const digits: z.ZodType = field.safeParse(undefined).success ? digitsText.optional() : digitsText;
   return digits.pipe(field);
 }
 
@@ -229,105 +220,4 @@ export class Api {
       });
     }
   }
-}
-
-const problemSchema = {
-  type: 'object',
-  required: ['type', 'title', 'status'],
-  properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    errors: {
-      type: 'array',
-      items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
-    },
-  },
-};
-
-// Path and query parameters arrive as text, so they are documented as the text they accept.
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output'): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { unrepresentable: 'any', io }) as Record<string, unknown>;
-  return rest;
-}
-
-/**
- * A parameter's schema as the text it is: of an input that also takes a JSON number or null
- * (an id or a slug, a cursor), only the string form can arrive in a path or query.
- */
-function asText(schema: Record<string, unknown>): Record<string, unknown> {
-  const { anyOf, ...rest } = schema as { anyOf?: Array<Record<string, unknown>> };
-  const strings = anyOf?.filter((s) => s.type === 'string') ?? [];
-  return strings.length === 1 ? { ...rest, ...strings[0] } : schema;
-}
-
-function parameters(schema: z.ZodType | undefined, where: 'path' | 'query', aliases: Record<string, string> = {}) {
-  if (!(schema instanceof z.ZodObject)) return [];
-  const shape = schema.shape as Record<string, z.ZodType>;
-  const params = Object.entries(shape).map(([name, field]) => ({
-    name,
-    in: where,
-    required: where === 'path' || !field.safeParse(undefined).success,
-    schema: asText(jsonSchema(field, 'input')),
-  }));
-  const deprecated = Object.entries(aliases).map(([alias, name]) => ({
-    name: alias,
-    in: where,
-    required: false,
-    deprecated: true,
-    description: `older name of ${name}; takes an id only`,
-    schema: jsonSchema(idText, 'input'),
-  }));
-  return [...params, ...deprecated];
-}
-
-const problemResponse = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-});
-
-// The token a route needs, as OpenAPI says it: scopes of a bearer scheme are role names (3.1).
-function security(access: Access) {
-  if (access === 'public') return { security: [] };
-  return {
-    security: [{ bearerToken: [access] }],
-    // The responses of a missing or insufficient token.
-    auth: {
-      401: problemResponse('No valid bearer token (missing, malformed, unknown, revoked or expired)'),
-      ...(access === 'write' ? { 403: problemResponse('The token has scope read; this needs write') } : {}),
-    },
-  };
-}
-
-/** The OpenAPI 3.1 document of the declared routes. */
-export function openApiDocument(specs: Api['specs'], info: { title: string; version: string }) {
-  const paths: Record<string, Record<string, unknown>> = {};
-  for (const spec of specs) {
-    const path = spec.path.replace(/:(\w+)/g, '{$1}');
-    const status = String(spec.status ?? 200);
-    const { security: required, auth } = security(spec.access);
-    (paths[path] ??= {})[spec.method] = {
-      summary: spec.summary,
-      tags: [spec.tag],
-      security: required,
-      parameters: [...parameters(spec.params, 'path'), ...parameters(spec.query, 'query', spec.queryAliases)],
-      ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.body) } } } } : {}),
-      responses: {
-        [status]: {
-          description: status === '201' ? 'Created' : 'OK',
-          content: { 'application/json': spec.output ? { schema: jsonSchema(spec.output) } : {} },
-        },
-        ...auth,
-        default: problemResponse('Error'),
-      },
-    };
-  }
-  const bearerToken = {
-    type: 'http',
-    scheme: 'bearer',
-    description:
-      'A token from `statehub token create`, scope read or write; a write token may call the read operations too. Needed unless the hub runs with API_AUTH=none.',
-  };
-  return { openapi: '3.1.0', info, paths, components: { schemas: { Problem: problemSchema }, securitySchemes: { bearerToken } } };
 }

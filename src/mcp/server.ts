@@ -5,8 +5,8 @@
 // tool's own arguments. Only protocol problems (an unknown tool) are protocol errors.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool as Listed } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
 import type { Db } from '../db.ts';
+import { jsonSchema } from '../json-schema.ts';
 import type { Logger } from '../logger.ts';
 import { fieldErrors, invalid, toOperationError, type OperationError } from '../operations/errors.ts';
 import { VERSION } from '../version.ts';
@@ -22,12 +22,6 @@ const INSTRUCTIONS =
   'state-hub is the read model of work across domains, repos, workstreams, tasks and decisions. ' +
   'Start with get_next_steps or list_domains.';
 
-// JSON Schema as the SDK's McpServer would list it (draft-07), without the $schema line.
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Listed['inputSchema'] {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, target: 'draft-7' }) as Listed['inputSchema'] & { $schema?: string };
-  return rest;
-}
-
 // Built once: a stateless endpoint makes a server per request.
 const listed = new Map<string, Listed>(
   tools.map((tool) => [
@@ -36,8 +30,9 @@ const listed = new Map<string, Listed>(
       name: tool.name,
       title: tool.title,
       description: tool.description,
-      inputSchema: jsonSchema(tool.input, 'input'),
-      outputSchema: jsonSchema(tool.op.output, 'output') as Listed['outputSchema'],
+      // draft-07, as the SDK's McpServer lists tools.
+      inputSchema: jsonSchema(tool.input, 'input', 'draft-7') as Listed['inputSchema'],
+      outputSchema: jsonSchema(tool.op.output, 'output', 'draft-7') as Listed['outputSchema'],
       annotations: tool.op.writes
         ? { readOnlyHint: false, destructiveHint: false, openWorldHint: false }
         : { readOnlyHint: true, openWorldHint: false },

@@ -33,12 +33,17 @@ export const slug = z
 export const title = text({ min: 1, max: 500 });
 export const description = text({ max: 10_000, trim: false });
 
-/** An id in decimal text, as a path or query string carries it: "12", never "012", "1e2" or " 5". */
-export const idText = z
+/**
+ * A whole number as a path or query string carries it, by one rule everywhere: decimal digits
+ * only, no sign, spaces, exponent, hex or leading zeros ("0x10", "1e2", " 5", "01" are refused).
+ */
+export const digitsText = z
   .string()
   .regex(/^(0|[1-9][0-9]{0,14})$/, 'expected a whole number in plain decimal digits')
-  .transform(Number)
-  .pipe(id);
+  .transform(Number);
+
+/** An id in decimal text. */
+export const idText = digitsText.pipe(id);
 
 /**
  * A resource named by id (12, or "12") or by slug ("state-hub"). All digits means an id, so
