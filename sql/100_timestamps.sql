@@ -16,8 +16,11 @@ DO $$
 DECLARE
   t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['domains', 'domain_goals', 'repos', 'repo_goals', 'topics', 'workstreams', 'tasks', 'decisions']
+  FOREACH t IN ARRAY ARRAY['domains', 'domain_goals', 'repos', 'repo_goals', 'topics', 'workstreams', 'tasks', 'decisions',
+                           'workplan_workstreams', 'workplan_tasks']
   LOOP
+    -- A table of a later migration, when migrating one step at a time (migrate up --count).
+    CONTINUE WHEN to_regclass(format('statehub.%I', t)) IS NULL;
     EXECUTE format('DROP TRIGGER IF EXISTS _100_timestamps ON statehub.%I', t);
     EXECUTE format('CREATE TRIGGER _100_timestamps BEFORE UPDATE ON statehub.%I
                     FOR EACH ROW EXECUTE FUNCTION statehub.tg__timestamps()', t);

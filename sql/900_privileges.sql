@@ -56,18 +56,25 @@ REVOKE EXECUTE ON FUNCTION
   statehub.prune_outbox(interval)
 FROM PUBLIC;
 
--- statehub_api: the hub's tables and their identity sequences.
+-- statehub_api: the hub's tables and their identity sequences, and the consistency engine's
+-- bookkeeping (workplan_*, migrations/0006), which it writes from the API (POST
+-- /repos/:slug/sync) and from `statehub sync` with this role.
 DO $$
 DECLARE
   t text;
   seq text;
 BEGIN
   FOREACH t IN ARRAY ARRAY['domains', 'domain_goals', 'repos', 'repo_goals', 'topics', 'workstreams', 'tasks', 'decisions',
-                           'progress_events'] LOOP
+                           'progress_events', 'workplan_workstreams', 'workplan_tasks'] LOOP
+    -- A table of a later migration, when migrating one step at a time (migrate up --count).
+    CONTINUE WHEN to_regclass(format('statehub.%I', t)) IS NULL;
     -- progress_events is append-only (sql/120), so UPDATE would only ever fail.
     EXECUTE format('GRANT SELECT, INSERT%s ON statehub.%I TO statehub_api',
                    CASE WHEN t = 'progress_events' THEN '' ELSE ', UPDATE' END, t);
-    seq := pg_catalog.pg_get_serial_sequence(format('statehub.%I', t), 'id');
+    -- The workplan_* tables are keyed by the row they describe and have no sequence.
+    SELECT pg_catalog.pg_get_serial_sequence(format('statehub.%I', t), a.attname) INTO seq
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = format('statehub.%I', t)::regclass AND a.attidentity <> '';
     IF seq IS NOT NULL THEN
       EXECUTE format('GRANT USAGE ON SEQUENCE %s TO statehub_api', seq);
     END IF;

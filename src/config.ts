@@ -1,5 +1,6 @@
 // Configuration is a pure function of the environment: one zod schema, one line per key.
 // loadConfig never reads process.env itself, so tests pass whatever record they need.
+import path from 'node:path';
 import { z } from 'zod';
 import { resolveDatabaseUrl } from './pgpass.ts';
 import { durationWithin, POLL_INTERVAL_RANGE, RETENTION_RANGE, SHUTDOWN_TIMEOUT_RANGE, STATEMENT_TIMEOUT_RANGE, type DurationRange } from './durations.ts';
@@ -72,6 +73,15 @@ const schema = z.object({
   API_STATEMENT_TIMEOUT: duration(STATEMENT_TIMEOUT_RANGE).default(30_000),
   /** Connections per process in the PostgreSQL pool. */
   PG_POOL_MAX: intIn(1, 200).default(10),
+  /**
+   * Directories, colon-separated and absolute, inside which the consistency engine may read a
+   * repo's workplan files (docs/workplans.md). Unset: sync is refused, saying how to enable it.
+   */
+  WORKPLAN_ROOTS: z
+    .string()
+    .transform((s) => s.split(':').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.string().refine((p) => path.isAbsolute(p), 'expected absolute directories separated by ":"')))
+    .default([]),
   /** Where `statehub start` keeps the embedded PostgreSQL's data. */
   STATEHUB_DATA_DIR: z.string().min(1).default('.statehub'),
 

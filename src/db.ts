@@ -11,10 +11,18 @@ export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
+/** One checked-out connection: session state (an advisory lock) lasts across its transactions. */
+export interface Session extends Queryable {
+  /** Runs `fn` inside BEGIN/COMMIT on this connection; rolls back on any error. */
+  tx<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
+}
+
 export interface Db extends Queryable {
   readonly pool: pg.Pool;
   /** Runs `fn` inside BEGIN/COMMIT on one checked-out client; rolls back on any error. */
   tx<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
+  /** Runs `fn` on one checked-out client, released (or destroyed, when broken) afterwards. */
+  session<T>(fn: (session: Session) => Promise<T>): Promise<T>;
   /** Ends the pool; safe to call twice. */
   close(): Promise<void>;
 }
@@ -69,26 +77,37 @@ export function createDb(options: DbOptions, log: Logger): Db {
   const direct = logged(pool, log);
   let closing: Promise<void> | undefined;
 
+  async function session<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    const q = logged(client, log);
+    let broken: Error | undefined;
+    const current: Session = {
+      query: q.query,
+      async tx(body) {
+        try {
+          await client.query('BEGIN');
+          const result = await body(q);
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          // A client whose ROLLBACK fails is broken; releasing it with the error destroys it.
+          await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+          throw err;
+        }
+      },
+    };
+    try {
+      return await fn(current);
+    } finally {
+      client.release(broken);
+    }
+  }
+
   return {
     pool,
     query: direct.query,
-    async tx(fn) {
-      const client = await pool.connect();
-      const q = logged(client, log);
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        const result = await fn(q);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        // A client whose ROLLBACK fails is broken; releasing it with the error destroys it.
-        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-        throw err;
-      } finally {
-        client.release(broken);
-      }
-    },
+    session,
+    tx: (fn) => session((s) => s.tx(fn)),
     close() {
       closing ??= pool.end();
       return closing;

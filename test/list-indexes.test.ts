@@ -74,6 +74,7 @@ function useExplainedApi() {
     const db: Db = {
       pool: t.db.pool,
       tx: (fn) => t.db.tx(fn),
+      session: (fn) => t.db.session(fn),
       close: () => t.db.close(),
       async query<R extends pg.QueryResultRow>(text: string, params?: unknown[]) {
         if (how.explain) how.plans.push(await explain(text, params));

@@ -13,7 +13,7 @@ import type { Db } from '../src/db.ts';
 import { silentLogger } from '../src/logger.ts';
 import { decisions } from '../src/operations/decisions.ts';
 import { domains } from '../src/operations/domains.ts';
-import type { Operation } from '../src/operations/operation.ts';
+import { noSettings, type Operation } from '../src/operations/operation.ts';
 import { progressEvents } from '../src/operations/progress-events.ts';
 import { repos } from '../src/operations/repos.ts';
 import { tasks } from '../src/operations/tasks.ts';
@@ -25,12 +25,12 @@ import { useTestDatabase } from './helpers/database.ts';
 import { freePort } from './helpers/nats-server.ts';
 import { cli } from './helpers/start.ts';
 
-const READ_TOOLS = ['get_next_steps', 'list_domains', 'get_domain_overview', 'list_workstreams', 'get_workstream', 'list_decisions', 'get_decision'];
+const READ_TOOLS = ['get_next_steps', 'list_domains', 'get_domain_overview', 'list_workstreams', 'get_workstream', 'list_decisions', 'get_decision', 'get_repo_drift'];
 const WRITE_TOOLS = ['resolve_decision', 'add_progress_event'];
 
 /** Runs an operation as a transport would: input parsed by its schema first. */
 async function run<I extends z.ZodObject>(db: Db, op: Operation<I>, input: z.input<I>): Promise<{ id: number; [k: string]: unknown }> {
-  return (await op.run(op.input.parse(input), db)) as { id: number };
+  return (await op.run(op.input.parse(input), db, noSettings)) as { id: number };
 }
 
 interface Seed {

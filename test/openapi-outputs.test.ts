@@ -1,10 +1,14 @@
 // /openapi.json documents what each route returns with the operation's output schema: every
 // answer of every route, on real data, validates against it (no field missing, none extra).
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { expect } from 'chai';
 import type { RunningApi } from '../src/api/server.ts';
 import { useTestDatabase } from './helpers/database.ts';
 import { startTestApi, type Client, type Reply } from './helpers/http.ts';
+import { workplanText } from './helpers/workplans.ts';
 
 /** The paths of object schemas below `schema` that would let an unknown field through. */
 function openObjects(schema: Record<string, any>, at = '$'): string[] {
@@ -26,6 +30,11 @@ describe('OpenAPI response schemas', function () {
   let doc: Doc;
   const answers: Array<{ path: string; method: string; reply: Reply }> = [];
   const validator = new AjvJsonSchemaValidator();
+  // The repo's checkout, with workplan files for POST /repos/{slug}/sync and GET .../drift.
+  const root = realpathSync(mkdtempSync(path.join(tmpdir(), 'statehub-openapi-')));
+  const plans = path.join(root, 'hub', 'workplans');
+  mkdirSync(plans, { recursive: true });
+  const plan = (tasks: string[]) => writeFileSync(path.join(plans, 'PLAN-1.md'), workplanText({ title: 'Plan', status: 'active', topic: 'events' }, tasks));
 
   /** Sends a request and keeps its answer under the documented path it reached. */
   async function send(method: string, template: string, values: Record<string, string | number>, body?: unknown): Promise<any> {
@@ -37,14 +46,14 @@ describe('OpenAPI response schemas', function () {
   }
 
   before(async () => {
-    ({ api, client: c } = await startTestApi(t.db));
+    ({ api, client: c } = await startTestApi(t.db, { settings: { workplanRoots: [root] } }));
     const domain = await send('post', '/domains', {}, { slug: 'plans', name: 'Plans' });
     await send('patch', '/domains/{slug}', { slug: 'plans' }, { description: 'what we plan' });
     const goal = await send('post', '/domain-goals', {}, { domain_slug: 'plans', title: 'Ship events' });
     await send('post', '/domain-goals/{id}/activate', { id: goal.id });
     await send('patch', '/domain-goals/{id}', { id: goal.id }, { description: 'all of them' });
     const repo = await send('post', '/repos', {}, { slug: 'hub', domain_slug: 'plans', remote_url: 'git@example:hub.git' });
-    await send('patch', '/repos/{slug}', { slug: 'hub' }, { local_path: '/src/hub' });
+    await send('patch', '/repos/{slug}', { slug: 'hub' }, { local_path: path.join(root, 'hub') });
     const repoGoal = await send('post', '/repo-goals', {}, { repo_slug: 'hub', title: 'Pump', domain_goal_id: goal.id });
     await send('patch', '/repo-goals/{id}', { id: repoGoal.id }, { status: 'active' });
     const topic = await send('post', '/topics', {}, { slug: 'events', title: 'Events', domain_slug: 'plans' });
@@ -60,6 +69,19 @@ describe('OpenAPI response schemas', function () {
     const withdrawn = await send('post', '/decisions', {}, { title: 'Obsolete' });
     await send('patch', '/decisions/{id}', { id: withdrawn.id }, { status: 'withdrawn' });
     const event = await send('post', '/progress-events', {}, { workstream_slug: 'pump', task_id: task.id, message: 'started' });
+    // A sync report with an item in every list: a change, a conflict, a file behind the hub,
+    // an invalid file and a task gone from its file.
+    plan(['- [ ] T01 Behind', '- [ ] T02 Both', '- [ ] T03 Gone']);
+    writeFileSync(path.join(plans, 'BAD-1.md'), workplanText({ title: 'Bad', status: 'doing', topic: 'events' }));
+    const first = await send('post', '/repos/{slug}/sync', { slug: 'hub' }, {});
+    const planned = await send('get', '/tasks?workstream={id}', { id: first.files.find((f: { workstream_id: number | null }) => f.workstream_id).workstream_id });
+    const [behind, both] = planned.items;
+    await send('patch', '/tasks/{id}', { id: behind.id }, { status: 'in_progress' });
+    await send('patch', '/tasks/{id}', { id: both.id }, { status: 'cancelled' });
+    plan(['- [ ] T01 Behind', '- [x] T02 Both', '- [ ] T04 New']);
+    const report = await send('post', '/repos/{slug}/sync', { slug: 'hub' }, { dry_run: true, prune: true });
+    expect(report.files.map((f: { outcome: string }) => f.outcome)).to.deep.equal(['invalid', 'conflict']);
+    expect([report.files[1].changes, report.files[1].conflicts, report.files[1].file_behind_hub, report.missing_from_file].map((l) => l.length)).to.deep.equal([2, 1, 1, 1]);
     doc = (await c.get('/openapi.json')).body;
     const values = { slug: 'plans', id: 0 };
     const ids: Record<string, number> = {
@@ -74,6 +96,7 @@ describe('OpenAPI response schemas', function () {
   });
   after(async () => {
     await api?.close();
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('documents a response schema for every route that runs an operation', () => {

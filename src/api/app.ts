@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { mcpHandler } from '../mcp/http.ts';
+import { noSettings, type Settings } from '../operations/operation.ts';
 import { VERSION } from '../version.ts';
 import { requireAllowedOrigin, requireServedHost, type AccessSettings } from './access.ts';
 import { Authenticator } from './auth.ts';
@@ -28,6 +29,8 @@ export interface AppDeps {
   log: Logger;
   /** Tokens or none, and which browser pages and host names are served (access.ts). */
   access: AccessSettings;
+  /** What operations read from the configuration (WORKPLAN_ROOTS); default: none, sync is off. */
+  settings?: Settings;
   version?: string;
 }
 
@@ -57,7 +60,7 @@ function requestLog(log: Logger) {
   };
 }
 
-export function makeApp({ db, log, access, version = VERSION }: AppDeps): express.Express {
+export function makeApp({ db, log, access, settings = noSettings, version = VERSION }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -68,7 +71,7 @@ export function makeApp({ db, log, access, version = VERSION }: AppDeps): expres
   app.use(requireAllowedOrigin(access.allowedOrigins));
 
   const auth = new Authenticator(db, access.auth, access.tokenCacheMs);
-  const api = new Api(db, auth);
+  const api = new Api(db, auth, settings);
   healthRoutes(api);
   domainRoutes(api);
   domainGoalRoutes(api);
@@ -87,7 +90,7 @@ export function makeApp({ db, log, access, version = VERSION }: AppDeps): expres
       method: 'post', access: 'read', decidesWrites: true, path: '/mcp', tag: 'service',
       summary: 'The MCP endpoint (Streamable HTTP, stateless, JSON-RPC): tools for agents, see docs/mcp.md',
     },
-    mcpHandler(db, log, (res) => res.locals.scope === 'write'),
+    mcpHandler(db, { log, settings }, (res) => res.locals.scope === 'write'),
   );
   let openapi: unknown;
   api.add({ method: 'get', path: '/openapi.json', summary: 'This API as an OpenAPI 3.1 document', tag: 'service', access: 'read', anyQuery: true }, async () =>

@@ -38,6 +38,7 @@ const statusOf: Record<ErrorKind, [number, string]> = {
   conflict: [409, 'Conflict'],
   invalid: [400, 'Bad Request'],
   unknown_reference: [422, 'Unprocessable Content'],
+  too_large: [422, 'Unprocessable Content'],
   unavailable: [503, 'Service Unavailable'],
 };
 

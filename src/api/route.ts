@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Db } from '../db.ts';
 import { fieldErrors } from '../operations/errors.ts';
 import { digitsText, idText } from '../operations/fields.ts';
-import type { Operation } from '../operations/operation.ts';
+import type { Operation, Settings } from '../operations/operation.ts';
 import type { Access, Authenticator } from './auth.ts';
 import { jsonBody, requireJsonContent } from './body.ts';
 import { HttpError } from './errors.ts';
@@ -130,6 +130,7 @@ export class Api {
   constructor(
     private readonly db: Db,
     private readonly auth: Authenticator,
+    private readonly settings: Settings,
   ) {}
 
   /** A route whose handler is its own (probes, the OpenAPI document). */
@@ -190,7 +191,7 @@ export class Api {
         ...(body ? { body } : {}),
       },
       ({ params, query, body: given }, db) =>
-        op.run({ ...params, ...query, ...(bodyField !== undefined ? { [bodyField]: given } : (given as object)) }, db),
+        op.run({ ...params, ...query, ...(bodyField !== undefined ? { [bodyField]: given } : (given as object)) }, db, this.settings),
     );
   }
 

@@ -6,6 +6,7 @@ import { createDb, type Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { isLoopbackHost } from '../net.ts';
 import { defaultAccess, type AccessSettings } from './access.ts';
+import type { Settings } from '../operations/operation.ts';
 import { makeApp } from './app.ts';
 import { databaseNotReady } from './routes/health.ts';
 
@@ -28,6 +29,8 @@ export interface ListenOptions {
   requestTimeoutMs?: number;
   /** Default: tokens unless host is a loopback address (as with API_AUTH unset), no origins or extra hosts. */
   access?: AccessSettings;
+  /** What operations read from the configuration (WORKPLAN_ROOTS); default: none. */
+  settings?: Settings;
 }
 
 export async function listenApi(db: Db, log: Logger, host: string, port: number, options: ListenOptions = {}): Promise<RunningApi> {
@@ -41,7 +44,7 @@ export async function listenApi(db: Db, log: Logger, host: string, port: number,
       requestTimeout: options.requestTimeoutMs ?? 30_000,
       connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 4))),
     },
-    makeApp({ db, log, access }),
+    makeApp({ db, log, access, ...(options.settings ? { settings: options.settings } : {}) }),
   );
   server.listen(port, host);
   await new Promise<void>((resolve, reject) => {

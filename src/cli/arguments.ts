@@ -24,6 +24,12 @@ export function positiveInt(text: string): number {
   return n;
 }
 
+/** A repo slug, as the hub spells them. */
+export function repoSlug(text: string): string {
+  if (!/^[a-z0-9][a-z0-9._-]{0,99}$/.test(text)) throw new InvalidArgumentError(`"${text}" is not a repo slug (lowercase letters, digits, ".", "_" or "-")`);
+  return text;
+}
+
 /** Collects a repeatable `--id N` into a list. */
 export function idList(text: string, previous: number[] = []): number[] {
   return [...previous, positiveInt(text)];

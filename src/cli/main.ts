@@ -8,7 +8,7 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { RETENTION_RANGE, TOKEN_LIFETIME_RANGE } from '../durations.ts';
 import { errorText } from '../error-text.ts';
 import { SCOPES, type Scope } from '../tokens.ts';
-import { durationIn, idList, positiveInt, since, subject, subjectFilter, tokenName } from './arguments.ts';
+import { durationIn, idList, positiveInt, repoSlug, since, subject, subjectFilter, tokenName } from './arguments.ts';
 
 type Env = NodeJS.ProcessEnv;
 /** Makes an action that runs a command body and keeps the exit code it resolves to. */
@@ -104,6 +104,28 @@ function defineProgram(env: Env, exitWith: (code: number) => void): Command {
     )
     .option('--dry-run', 'print what it would cancel; change nothing')
     .action(runs(async (options: { dryRun?: true }) => (await import('./commands/cleanup-stale-tasks.ts')).run({ dryRun: options.dryRun === true }, env)));
+
+  program
+    .command('sync')
+    .summary("reconcile repos' workplan files with the hub [--all] [--dry-run] [--prune] [--json]")
+    .description(
+      "Runs the consistency engine (docs/workplans.md) for the repos named, or with --all for every repo that has a local_path: " +
+        "reads each repo's workplans/*.md, creates and updates its workstreams and tasks, and reports what it could not reconcile. " +
+        'Needs DATABASE_URL and WORKPLAN_ROOTS. Exit 0 when everything is reconciled, 1 when a file is invalid or in conflict or a repo could not be synced.',
+    )
+    .argument('[SLUG...]', 'the repos to sync', (text: string, previous: string[] = []) => [...previous, repoSlug(text)])
+    .option('--all', 'every repo with a local_path')
+    .option('--dry-run', 'report what it would do; change nothing')
+    .option('--prune', 'cancel open workstreams and tasks that came from a file and are gone from it')
+    .option('--json', 'print each report as one JSON line instead of a summary')
+    .action(
+      runs(async (slugs: string[] | undefined, options: { all?: true; dryRun?: true; prune?: true; json?: true }, cmd: Command) => {
+        const named = slugs ?? [];
+        if ((named.length > 0) === (options.all === true)) cmd.error('give the slugs of the repos to sync, or --all');
+        const command = { slugs: named, all: options.all === true, dryRun: options.dryRun === true, prune: options.prune === true, json: options.json === true };
+        return (await import('./commands/sync.ts')).run(command, env);
+      }),
+    );
 
   requireSubcommand(program, 'command');
   configure(program, 'statehub');

@@ -5,17 +5,16 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import type { Request, Response } from 'express';
 import type { Db } from '../db.ts';
-import type { Logger } from '../logger.ts';
-import { createMcpServer } from './server.ts';
+import { createMcpServer, type McpOptions } from './server.ts';
 
-export function mcpHandler(db: Db, log: Logger, canWrite: (res: Response) => boolean) {
+export function mcpHandler(db: Db, options: Omit<McpOptions, 'canWrite'>, canWrite: (res: Response) => boolean) {
   return async (req: Request, res: Response): Promise<void> => {
     // One message per request: a batch (which MCP no longer has) could carry thousands of calls.
     if (Array.isArray(req.body)) {
       res.status(400).json({ jsonrpc: '2.0', id: null, error: { code: ErrorCode.InvalidRequest, message: 'send one JSON-RPC message per request; batches are not accepted' } });
       return;
     }
-    const server = createMcpServer(db, { canWrite: canWrite(res), log });
+    const server = createMcpServer(db, { ...options, canWrite: canWrite(res) });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {
       void transport.close();

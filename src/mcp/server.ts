@@ -9,6 +9,7 @@ import type { Db } from '../db.ts';
 import { jsonSchema } from '../json-schema.ts';
 import type { Logger } from '../logger.ts';
 import { fieldErrors, invalid, toOperationError, type OperationError } from '../operations/errors.ts';
+import type { Settings } from '../operations/operation.ts';
 import { VERSION } from '../version.ts';
 import { tools, type Tool } from './tools.ts';
 
@@ -16,6 +17,7 @@ export interface McpOptions {
   /** Whether the write tools are offered; without, they are not listed and calling one is refused. */
   canWrite: boolean;
   log: Logger;
+  settings: Settings;
 }
 
 const INSTRUCTIONS =
@@ -55,12 +57,12 @@ function sentence(err: OperationError, tool: Tool): string {
 
 const failure = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
 
-async function run(tool: Tool, args: unknown, db: Db, log: Logger): Promise<CallToolResult> {
+async function run(tool: Tool, args: unknown, db: Db, { log, settings }: McpOptions): Promise<CallToolResult> {
   const parsed = tool.input.safeParse(args ?? {});
   if (!parsed.success) return failure(sentence(invalid('the arguments are not valid', fieldErrors(parsed.error, '(arguments)', 'unknown argument')), tool));
   try {
     // What the HTTP API would send: Dates become ISO strings, as the output schema says.
-    const result = JSON.parse(JSON.stringify(await tool.op.run(tool.toOp(parsed.data), db))) as Record<string, unknown>;
+    const result = JSON.parse(JSON.stringify(await tool.op.run(tool.toOp(parsed.data), db, settings))) as Record<string, unknown>;
     return { structuredContent: result, content: [{ type: 'text', text: JSON.stringify(result) }] };
   } catch (err) {
     const known = toOperationError(err);
@@ -71,14 +73,16 @@ async function run(tool: Tool, args: unknown, db: Db, log: Logger): Promise<Call
 }
 
 /** Runs a call and logs one line about it: the tool, how long, and whether it failed (never the arguments). */
-async function call(tool: Tool, args: unknown, db: Db, log: Logger): Promise<CallToolResult> {
+async function call(tool: Tool, args: unknown, db: Db, options: McpOptions): Promise<CallToolResult> {
+  const { log } = options;
   const started = performance.now();
-  const result = await run(tool, args, db, log);
+  const result = await run(tool, args, db, options);
   log.info('tool call', { tool: tool.name, ms: Math.round((performance.now() - started) * 10) / 10, ...(result.isError ? { failed: true } : {}) });
   return result;
 }
 
-export function createMcpServer(db: Db, { canWrite, log }: McpOptions): Server {
+export function createMcpServer(db: Db, options: McpOptions): Server {
+  const { canWrite } = options;
   const server = new Server({ name: 'state-hub', version: VERSION }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
   const offered = tools.filter((tool) => canWrite || !tool.op.writes).map((tool) => listed.get(tool.name)!);
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: offered }));
@@ -86,7 +90,7 @@ export function createMcpServer(db: Db, { canWrite, log }: McpOptions): Server {
     const tool = byName.get(params.name);
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `no tool is named ${params.name}; tools/list names them`);
     if (tool.op.writes && !canWrite) return failure(`${tool.name} changes the hub: it needs a token with scope write, and this one has scope read`);
-    return call(tool, params.arguments, db, log);
+    return call(tool, params.arguments, db, options);
   });
   return server;
 }

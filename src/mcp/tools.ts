@@ -9,6 +9,7 @@ import { idOrSlug } from '../operations/fields.ts';
 import type { Operation } from '../operations/operation.ts';
 import { progressEvents } from '../operations/progress-events.ts';
 import { readModels } from '../operations/read-models.ts';
+import { workplans } from '../operations/workplans.ts';
 import { workstreams } from '../operations/workstreams.ts';
 
 export interface Tool {
@@ -99,6 +100,16 @@ export const tools: Tool[] = [
     description: 'One decision by id: its title, status, and once resolved who decided it, why and when.',
     op: decisions.get,
     ...fieldsOf(decisions.get),
+  },
+  {
+    name: 'get_repo_drift',
+    title: 'Repo drift',
+    description:
+      "Where a repo's workplan files (Markdown plans committed in the repo) and the hub disagree: what a sync would create or change, " +
+      'conflicts it could not reconcile, files with errors (with line numbers), hub changes the files do not show yet, and items gone from their file. ' +
+      'Changes nothing. Use it before editing a workplan file or to explain why the hub and a plan differ.',
+    op: workplans.drift,
+    ...fieldsOf(workplans.drift, { slug: 'repo' }),
   },
   {
     name: 'resolve_decision',

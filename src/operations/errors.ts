@@ -17,6 +17,8 @@ export type ErrorKind =
   | 'invalid'
   /** The input refers to a row (by id or slug) that does not exist. */
   | 'unknown_reference'
+  /** What the call would have to process is over a limit (a repo's workplan files). */
+  | 'too_large'
   /** The database cannot answer now; the same call may succeed later. */
   | 'unavailable';
 

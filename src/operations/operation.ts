@@ -3,6 +3,14 @@
 import type { z } from 'zod';
 import type { Db } from '../db.ts';
 
+/** What operations read from the configuration: the same for every call in one process. */
+export interface Settings {
+  /** Directories inside which sync may read workplan files (WORKPLAN_ROOTS); none: sync is off. */
+  workplanRoots: readonly string[];
+}
+
+export const noSettings: Settings = { workplanRoots: [] };
+
 export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodType = z.ZodType> {
   /** What it does, in one line (the HTTP summary; the start of a tool's description). */
   summary: string;
@@ -11,7 +19,7 @@ export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodT
   output: O;
   /** Whether it changes the hub. Read-only sets (read tokens, MCP annotations) derive from this. */
   writes: boolean;
-  run(input: z.output<I>, db: Db): Promise<unknown>;
+  run(input: z.output<I>, db: Db, settings: Settings): Promise<unknown>;
 }
 
 /** Declares an operation; the identity function, there for the types. */

@@ -8,6 +8,9 @@ export const workstreamStatus = z.enum(['planned', 'active', 'blocked', 'complet
 export const taskStatus = z.enum(['todo', 'in_progress', 'blocked', 'done', 'cancelled']);
 export const decisionStatus = z.enum(['open', 'resolved', 'withdrawn']);
 
+export type WorkstreamStatus = z.infer<typeof workstreamStatus>;
+export type TaskStatus = z.infer<typeof taskStatus>;
+
 /** Each database enum type and the schema that mirrors it. */
 export const statusEnums = {
   domain_goal_status: domainGoalStatus,

@@ -1,7 +1,7 @@
 // The API on a free port for tests, and a small JSON client for it.
 import type { Db } from '../../src/db.ts';
 import { silentLogger } from '../../src/logger.ts';
-import { listenApi, type RunningApi } from '../../src/api/server.ts';
+import { listenApi, type ListenOptions, type RunningApi } from '../../src/api/server.ts';
 
 export interface Reply {
   status: number;
@@ -28,7 +28,7 @@ export class Client {
   patch = (path: string, body: unknown) => this.request('PATCH', path, body);
 }
 
-export async function startTestApi(db: Db): Promise<{ api: RunningApi; client: Client }> {
-  const api = await listenApi(db, silentLogger(), '127.0.0.1', 0);
+export async function startTestApi(db: Db, options: ListenOptions = {}): Promise<{ api: RunningApi; client: Client }> {
+  const api = await listenApi(db, silentLogger(), '127.0.0.1', 0, options);
   return { api, client: new Client(`http://127.0.0.1:${api.port}`) };
 }

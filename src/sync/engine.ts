@@ -1,0 +1,155 @@
+// The consistency engine: reconciles the workplan files of one repo with the hub and reports
+// what it did and what it could not do (docs/workplans.md). One sync of a repo at a time (an
+// advisory lock); each file in its own transaction, planned again inside it against the rows
+// it locks; a dry run plans and reports, and writes nothing.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Db, Queryable, Session } from '../db.ts';
+import { conflict, notFound } from '../operations/errors.ts';
+import type { Settings } from '../operations/operation.ts';
+import { applySteps, hasWrites, isRefusal, writeSources, type Applied } from './apply.ts';
+import { readWorkplanFiles, repoDirectory } from './files.ts';
+import { parseWorkplan } from './parse.ts';
+import { planFile, planGone, type FileInput, type FilePlan, type PlanContext } from './plan.ts';
+import { MAX_MISSING, outcomeOf, summarize, type FileReport, type Missing, type SyncReport } from './report.ts';
+import { readState, readWorkstreams, type HubWorkstream } from './state.ts';
+
+export interface SyncOptions {
+  dryRun: boolean;
+  prune: boolean;
+  /** How long to wait for another sync of the same repo to finish before answering conflict. */
+  lockWaitMs?: number;
+}
+
+const LOCK_WAIT_MS = 10_000;
+const LOCK_KEY = "hashtextextended('statehub.sync:' || $1::text, 0)";
+
+interface Repo {
+  id: number;
+  slug: string;
+  local_path: string | null;
+}
+
+async function lockRepo(s: Session, repo: Repo, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const { rows } = await s.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEY}) AS locked`, [repo.id]);
+    if (rows[0]!.locked) return;
+    if (Date.now() >= deadline) throw conflict(`another sync of repo ${repo.slug} is running; try again when it has finished`);
+    await sleep(100);
+  }
+}
+
+/** For each workplan id: the file that owns it (the one it came from, else the first by path). */
+function ownersOf(files: FileInput[], workstreams: Map<string, HubWorkstream>, repoId: number): Map<string, string> {
+  const declaring = new Map<string, string[]>();
+  for (const f of files) if (f.parsed.id !== null) declaring.set(f.parsed.id, [...(declaring.get(f.parsed.id) ?? []), f.path]);
+  const owners = new Map<string, string>();
+  for (const [id, paths] of declaring) {
+    const source = workstreams.get(id.toLowerCase())?.source;
+    const stored = source?.repo_id === repoId ? source.path : undefined;
+    owners.set(id, stored !== undefined && paths.includes(stored) ? stored : paths[0]!);
+  }
+  return owners;
+}
+
+interface Result {
+  file: FileReport;
+  /** The plan's items gone from their file, as they are after the run. */
+  missing: Missing[];
+}
+
+/** What a plan did (or, with no `applied`, would do, as in a dry run). */
+function resultOf(plan: FilePlan, applied: Applied | null): Result {
+  const done = plan.steps.filter((s) => !applied || (!applied.refused.has(s) && !applied.skipped.has(s)));
+  const refused = [...(applied?.refused ?? [])].map(([s, reason]) => ({ ...s.conflict, reason: `the database refuses it: ${reason}` }));
+  const pruned = new Set(done.filter((s) => s.change.change === 'pruned').map((s) => s.item));
+  const r = {
+    path: plan.path,
+    workplan_id: plan.workplanId,
+    workstream_id: plan.workstream?.id ?? null,
+    changes: [...plan.changes, ...done.map((s) => s.change)],
+    conflicts: [...plan.conflicts, ...refused],
+    file_behind_hub: plan.behind,
+    errors: plan.errors,
+  };
+  return {
+    file: { ...r, outcome: outcomeOf(r) },
+    missing: plan.missing.map((m) => (pruned.has(m.item) ? { ...m, status: 'cancelled', pruned: true } : m)),
+  };
+}
+
+/**
+ * Runs a file's plan in its own transaction: planned again (`replan`) on the rows it locks,
+ * fast, then carefully after a refusal (apply.ts).
+ */
+async function applyFile(s: Session, replan: (q: Queryable) => Promise<FilePlan>, repoId: number): Promise<Result> {
+  const attempt = (careful: boolean) =>
+    s.tx(async (q) => {
+      const plan = await replan(q);
+      if (!hasWrites(plan)) return resultOf(plan, null);
+      const applied = await applySteps(q, plan, careful);
+      await writeSources(q, plan, repoId);
+      return resultOf(plan, applied);
+    });
+  try {
+    return await attempt(false);
+  } catch (err) {
+    if (!isRefusal(err)) throw err;
+    return attempt(true);
+  }
+}
+
+export async function syncRepo(db: Db, settings: Settings, slug: string, options: SyncOptions): Promise<SyncReport> {
+  const { rows } = await db.query<Repo>('SELECT id, slug, local_path FROM statehub.repos WHERE slug = $1', [slug]);
+  const repo = rows[0];
+  if (!repo) throw notFound(`repo ${slug}`);
+  const { dir, roots } = await repoDirectory(repo, settings.workplanRoots);
+  const files: FileInput[] = (await readWorkplanFiles(dir, roots)).map((f) => ({
+    path: f.path,
+    parsed: f.text === null ? { id: null, workplan: null, problems: [f.problem!] } : parseWorkplan(f.name, f.text),
+  }));
+  const valid = files.flatMap((f) => (f.parsed.workplan ? [f.parsed.workplan] : []));
+
+  return db.session(async (s) => {
+    await lockRepo(s, repo, options.lockWaitMs ?? LOCK_WAIT_MS);
+    try {
+      const slugs = files.flatMap((f) => (f.parsed.id ? [f.parsed.id.toLowerCase()] : []));
+      const goals = valid.flatMap((w) => (w.repoGoal === null ? [] : [w.repoGoal]));
+      const state = await readState(s, repo.id, slugs, [...new Set(valid.map((w) => w.topic))], goals);
+      const ctx: PlanContext = { repo, state, transitions: state.transitions, owners: ownersOf(files, state.workstreams, repo.id), prune: options.prune };
+      // Inside a file's transaction: the same plan, against its workstream's rows, locked.
+      const fresh = async (q: Queryable, slugOf: string, plan: (c: PlanContext) => FilePlan) =>
+        plan({ ...ctx, state: { ...state, ...(await readWorkstreams(q, [slugOf], null, true)) } });
+
+      const run = async (plan: FilePlan, replan: (c: PlanContext) => FilePlan): Promise<Result> =>
+        options.dryRun || !hasWrites(plan) ? resultOf(plan, null) : applyFile(s, (q) => fresh(q, plan.workstream!.slug, replan), repo.id);
+
+      const reports: FileReport[] = [];
+      const missing: Missing[] = [];
+      for (const file of files) {
+        const result = await run(planFile(file, ctx), (c) => planFile(file, c));
+        reports.push(result.file);
+        missing.push(...result.missing);
+      }
+      // Workstreams whose file is gone, or no longer declares their id. A file whose id could
+      // not be read may still be theirs: they are not reported until it can be.
+      const unreadable = new Set(files.filter((f) => f.parsed.id === null).map((f) => f.path));
+      for (const ws of state.workstreams.values()) {
+        if (ws.source?.repo_id !== repo.id || ctx.owners.has(ws.slug.toUpperCase()) || unreadable.has(ws.source.path)) continue;
+        const result = await run(planGone(ws, options.prune), (c) => planGone(c.state.workstreams.get(ws.slug) ?? ws, options.prune));
+        missing.push(...result.missing);
+      }
+      return {
+        repo: repo.slug,
+        dry_run: options.dryRun,
+        prune: options.prune,
+        files: reports,
+        missing_from_file: missing.slice(0, MAX_MISSING),
+        missing_from_file_truncated: missing.length > MAX_MISSING,
+        summary: summarize(reports),
+      };
+    } finally {
+      await s.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [repo.id]);
+    }
+  });
+}

@@ -1,0 +1,118 @@
+// Where the engine may read, and how it reads. A repo's local_path and every workplan file
+// must resolve (real path, symlinks followed) inside one of WORKPLAN_ROOTS; files are read
+// with size and count limits, must be regular files in UTF-8, and are never written.
+import { isUtf8 } from 'node:buffer';
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { conflict, OperationError } from '../operations/errors.ts';
+import type { Problem } from './parse.ts';
+
+export const WORKPLAN_DIR = 'workplans';
+export const LIMITS = { fileBytes: 1024 * 1024, files: 2000 } as const;
+/** Files read at once. */
+const READ_CONCURRENCY = 16;
+
+export interface WorkplanFile {
+  /** Inside the repo: workplans/<name>. */
+  path: string;
+  name: string;
+  /** The file's text, or null when it cannot be used (see problem). */
+  text: string | null;
+  problem?: Problem;
+}
+
+const inside = (child: string, root: string) => child === root || child.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+
+async function realpathOrNull(p: string): Promise<string | null> {
+  try {
+    return await fs.realpath(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/**
+ * The real directory of a repo's checkout, or a conflict saying why the hub may not read it:
+ * sync is off (no roots), no local_path, a path that does not exist or lies outside the roots.
+ */
+export async function repoDirectory(repo: { slug: string; local_path: string | null }, roots: readonly string[]): Promise<{ dir: string; roots: string[] }> {
+  if (roots.length === 0) {
+    throw conflict('sync is off on this hub: set WORKPLAN_ROOTS to the directories it may read workplan files from (colon-separated) and restart it');
+  }
+  if (repo.local_path === null) throw conflict(`repo ${repo.slug} has no local_path: set it to the repo's checkout on the hub's host (PATCH /repos/${repo.slug})`);
+  if (!path.isAbsolute(repo.local_path)) throw conflict(`the local_path of repo ${repo.slug} is not an absolute path`);
+  const real = (await Promise.all(roots.map(realpathOrNull))).filter((r): r is string => r !== null);
+  const dir = await realpathOrNull(repo.local_path);
+  if (dir === null) throw conflict(`the local_path of repo ${repo.slug} does not exist on the hub's host`);
+  if (!real.some((root) => inside(dir, root))) throw conflict(`the local_path of repo ${repo.slug} is outside WORKPLAN_ROOTS`);
+  return { dir, roots: real };
+}
+
+/** The workplan files of a checkout, sorted by name; over LIMITS.files is an over_limit error. */
+export async function readWorkplanFiles(dir: string, roots: string[]): Promise<WorkplanFile[]> {
+  const workplans = await realpathOrNull(path.join(dir, WORKPLAN_DIR));
+  if (workplans === null) return [];
+  if (!roots.some((root) => inside(workplans, root))) throw conflict(`${WORKPLAN_DIR}/ links outside WORKPLAN_ROOTS`);
+  const stat = await fs.stat(workplans);
+  if (!stat.isDirectory()) throw conflict(`${WORKPLAN_DIR} is not a directory`);
+  // Hidden files are editors' and tools' (.#lock files, ._ resource forks).
+  const names = (await fs.readdir(workplans)).filter((n) => n.endsWith('.md') && !n.startsWith('.')).sort();
+  if (names.length > LIMITS.files) {
+    throw new OperationError('too_large', `${WORKPLAN_DIR}/ holds ${names.length} .md files; a repo may have at most ${LIMITS.files}`);
+  }
+  const files: WorkplanFile[] = new Array(names.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const i = next++;
+      files[i] = await readOne(workplans, names[i]!, roots);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, names.length) }, worker));
+  return files;
+}
+
+const unusable = (name: string, message: string): WorkplanFile => ({ path: `${WORKPLAN_DIR}/${name}`, name, text: null, problem: { line: null, message } });
+
+async function readOne(dir: string, name: string, roots: string[]): Promise<WorkplanFile> {
+  try {
+    const real = await fs.realpath(path.join(dir, name));
+    if (!roots.some((root) => inside(real, root))) return unusable(name, 'the file links outside WORKPLAN_ROOTS');
+    return await readText(real, name);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return unusable(name, 'the file is a link to nothing, or was removed while the sync read it');
+    if (code === 'ELOOP') return unusable(name, 'the file is a loop of links');
+    if (code === 'EACCES' || code === 'EPERM') return unusable(name, 'the hub may not read the file (permission denied)');
+    throw err;
+  }
+}
+
+async function readText(real: string, name: string): Promise<WorkplanFile> {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+  const handle = await fs.open(real, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = await handle.stat();
+    if (stat.isDirectory()) return unusable(name, 'this is a directory, not a workplan file');
+    if (!stat.isFile()) return unusable(name, 'the file is not a regular file');
+    const tooLarge = `the file is larger than ${LIMITS.fileBytes / 1024 / 1024} MiB`;
+    if (stat.size > LIMITS.fileBytes) return unusable(name, tooLarge);
+    const bytes = await handle.readFile();
+    if (bytes.length > LIMITS.fileBytes) return unusable(name, tooLarge);
+    if (!isUtf8(bytes)) return { ...unusable(name, ''), problem: { line: lineOfFirstBadByte(bytes), message: 'the file is not UTF-8 text' } };
+    return { path: `${WORKPLAN_DIR}/${name}`, name, text: bytes.toString('utf8').replace(/^\uFEFF/, '') };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The line of the first byte that is not UTF-8: decoding replaces it, so the two differ there. */
+function lineOfFirstBadByte(bytes: Buffer): number {
+  const again = Buffer.from(bytes.toString('utf8'), 'utf8');
+  let i = 0;
+  while (i < bytes.length && bytes[i] === again[i]) i++;
+  let line = 1;
+  for (let j = 0; j < i; j++) if (bytes[j] === 0x0a) line++;
+  return line;
+}

@@ -1,0 +1,108 @@
+// What a sync answers (POST /repos/:slug/sync, statehub sync --json, the get_repo_drift tool):
+// per workplan file what changed in the hub, what could not be reconciled and why, and the
+// items that came from a file and are gone from it. docs/workplans.md describes each field.
+import { z } from 'zod';
+
+/** A field's value in a file or the hub: a title, status or topic slug, a repo goal id, or none. */
+export const value = z.union([z.string(), z.number(), z.null()]);
+export type Value = z.infer<typeof value>;
+
+/** The fields the engine reconciles; `file` and `repo` are where a workstream comes from. */
+export const field = z.enum(['title', 'status', 'topic', 'repo_goal', 'repo', 'file']);
+export type Field = z.infer<typeof field>;
+
+const item = z.string().meta({ description: 'the workplan id, or the id and a task key ("CUST-WP-0040 T05")' });
+
+export const change = z.object({
+  item,
+  change: z.enum(['created', 'updated', 'pruned']),
+  field: field.optional(),
+  from: value.optional(),
+  to: value.optional(),
+});
+
+export const conflict = z.object({
+  item,
+  /** Absent when creating the item was refused. */
+  field: field.optional(),
+  base: value.optional().meta({ description: 'the value file and hub last agreed on; absent when they never did' }),
+  file: value,
+  hub: value,
+  reason: z.string(),
+});
+
+export const behind = z.object({ item, field, file: value, hub: value });
+
+export const lineError = z.object({
+  line: z.number().nullable().meta({ description: '1-based; null for a problem of the whole file' }),
+  message: z.string(),
+});
+
+export const outcome = z.enum(['created', 'updated', 'unchanged', 'invalid', 'conflict']);
+
+export const fileReport = z.object({
+  path: z.string().meta({ description: 'inside the repo, e.g. workplans/CUST-WP-0040-events.md' }),
+  workplan_id: z.string().nullable(),
+  workstream_id: z.number().nullable(),
+  outcome,
+  changes: z.array(change),
+  conflicts: z.array(conflict),
+  file_behind_hub: z.array(behind).meta({ description: 'changed in the hub and not in the file: the hub keeps its value' }),
+  errors: z.array(lineError),
+});
+
+export const missing = z.object({
+  item,
+  path: z.string().meta({ description: 'the file it came from' }),
+  workstream_id: z.number(),
+  task_id: z.number().nullable(),
+  status: z.string().meta({ description: 'its status in the hub, after pruning' }),
+  pruned: z.boolean().meta({ description: 'true when this sync cancelled it (prune)' }),
+});
+
+export const MAX_MISSING = 1000;
+
+export const syncReport = z.object({
+  repo: z.string(),
+  dry_run: z.boolean(),
+  prune: z.boolean(),
+  files: z.array(fileReport),
+  missing_from_file: z.array(missing).meta({ description: `at most ${MAX_MISSING}; see missing_from_file_truncated` }),
+  missing_from_file_truncated: z.boolean(),
+  summary: z.object({
+    files: z.number(),
+    created: z.number(),
+    updated: z.number(),
+    unchanged: z.number(),
+    invalid: z.number(),
+    conflicts: z.number().meta({ description: 'files with at least one conflict' }),
+  }),
+});
+
+export type Change = z.infer<typeof change>;
+export type Conflict = z.infer<typeof conflict>;
+export type Behind = z.infer<typeof behind>;
+export type LineError = z.infer<typeof lineError>;
+export type FileReport = z.infer<typeof fileReport>;
+export type Missing = z.infer<typeof missing>;
+export type SyncReport = z.infer<typeof syncReport>;
+
+/** The outcome of a file: invalid, else conflict, else created, updated or unchanged. */
+export function outcomeOf(r: Pick<FileReport, 'changes' | 'conflicts' | 'errors'>): z.infer<typeof outcome> {
+  if (r.errors.length) return 'invalid';
+  if (r.conflicts.length) return 'conflict';
+  if (r.changes.some((c) => c.change === 'created' && !c.item.includes(' '))) return 'created';
+  return r.changes.length ? 'updated' : 'unchanged';
+}
+
+export function summarize(files: FileReport[]): SyncReport['summary'] {
+  const count = (o: string) => files.filter((f) => f.outcome === o).length;
+  return {
+    files: files.length,
+    created: count('created'),
+    updated: count('updated'),
+    unchanged: count('unchanged'),
+    invalid: count('invalid'),
+    conflicts: count('conflict'),
+  };
+}
