@@ -169,9 +169,10 @@ describe('ActivityDefinition drafts in docs/activity-definitions/', function () 
     }
   });
 
-  it('the consistency sweep runs every 15 minutes', function () {
+  it('the consistency sweep runs statehub sync --all every 15 minutes', function () {
     const sweep = byId.get('the-custodian.state-hub-consistency-sweep')!.doc;
     expect(sweep.trigger).to.include({ type: 'cron', schedule: '*/15 * * * *' });
+    expect(sweep.instruction).to.include({ type: 'shell', command: 'statehub sync --all' });
   });
 
   it('the stale-task cleanup runs statehub cleanup-stale-tasks at 03:00', function () {

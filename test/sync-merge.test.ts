@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { mergeField, type Merge } from '../src/sync/merge.ts';
 import { useTestDatabase } from './helpers/database.ts';
-import { makeSyncRepo, removeRoots, workplanText, type SyncRepoFixture } from './helpers/workplans.ts';
+import { useSyncRepos, workplanText } from './helpers/workplans.ts';
 
 const doc = readFileSync(new URL('../docs/workplans.md', import.meta.url), 'utf8');
 
@@ -33,8 +33,7 @@ describe('consistency engine: the three-way merge', function () {
 
   describe('played against the database', function () {
     const t = useTestDatabase();
-    const made: SyncRepoFixture[] = [];
-    after(() => removeRoots(made));
+    const repo = useSyncRepos(t);
     let n = 0;
     /** The first row of an ad hoc query. */
     const first = async (sql: string, params: unknown[]): Promise<any> => (await t.db.query(sql, params)).rows[0];
@@ -79,8 +78,7 @@ describe('consistency engine: the three-way merge', function () {
 
     for (const c of workstreamCases) {
       it(`workstream: base ${c.base ?? 'none'}, file ${c.file}, hub ${c.hub} → hub ${c.after}, ${c.report}`, async function () {
-        const r = await makeSyncRepo(t.db);
-        made.push(r);
+        const r = await repo();
         const id = `WS-${++n}`;
         const write = (s: string) => r.write(`${id}.md`, workplanText({ title: 'T', status: s, topic: r.topic }));
         let wsId: number;
@@ -117,8 +115,7 @@ describe('consistency engine: the three-way merge', function () {
 
     for (const c of taskCases) {
       it(`task: base ${c.base}, file ${c.file}, hub ${c.hub} → hub ${c.after}, ${c.report}`, async function () {
-        const r = await makeSyncRepo(t.db);
-        made.push(r);
+        const r = await repo();
         const id = `TK-${++n}`;
         const write = (s: string) => r.write(`${id}.md`, workplanText({ title: 'T', status: 'active', topic: r.topic }, [`- [${box[s]}] T01 The task`]));
         write(c.base!);
@@ -133,8 +130,7 @@ describe('consistency engine: the three-way merge', function () {
     }
 
     it('a title changed in both the file and the hub is a conflict; the hub keeps its title and the file its other changes', async function () {
-      const r = await makeSyncRepo(t.db);
-      made.push(r);
+      const r = await repo();
       r.write('TT-1.md', workplanText({ title: 'Base', status: 'active', topic: r.topic }, ['- [ ] T01 Task']));
       const wsId = (await r.sync()).files[0]!.workstream_id!;
       await t.db.query("UPDATE statehub.workstreams SET title = 'Hub title' WHERE id = $1", [wsId]);

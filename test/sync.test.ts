@@ -4,17 +4,11 @@
 import { expect } from 'chai';
 import { syncReport } from '../src/sync/report.ts';
 import { useTestDatabase } from './helpers/database.ts';
-import { makeSyncRepo, removeRoots, workplanText, type SyncRepoFixture } from './helpers/workplans.ts';
+import { useSyncRepos, workplanText } from './helpers/workplans.ts';
 
 describe('consistency engine: sync of a repo', function () {
   const t = useTestDatabase();
-  const made: SyncRepoFixture[] = [];
-  after(() => removeRoots(made));
-  async function repo(): Promise<SyncRepoFixture> {
-    const r = await makeSyncRepo(t.db);
-    made.push(r);
-    return r;
-  }
+  const repo = useSyncRepos(t);
   const rows = async (sql: string, params: unknown[] = []): Promise<any[]> => (await t.db.query(sql, params)).rows;
   const outboxCount = async () => Number((await rows('SELECT count(*) AS n FROM statehub.outbox'))[0].n);
   const hubTasks = (wsId: number) => rows('SELECT title, status FROM statehub.tasks WHERE workstream_id = $1 ORDER BY id', [wsId]);
@@ -178,7 +172,7 @@ describe('consistency engine: sync of a repo', function () {
 
   it('an id declared by two files, or owned by another repo, makes the later file invalid', async function () {
     const a = await repo();
-    const b = await makeSyncRepo(t.db, a.root);
+    const b = await repo(a.root);
     await t.db.query('INSERT INTO statehub.topics (slug, title) VALUES ($1, $1) ON CONFLICT DO NOTHING', [a.topic]);
     a.write('SAME-1-first.md', workplanText({ id: 'SAME-1', title: 'First', topic: a.topic }));
     a.write('SAME-1-second.md', workplanText({ id: 'SAME-1', title: 'Second', topic: a.topic }));

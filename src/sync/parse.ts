@@ -54,34 +54,37 @@ export function idFromFileName(fileName: string): string | null {
 
 interface FrontMatter {
   fields: Map<string, { value: unknown; line: number }>;
+  /** False when it could not be read: its fields are unknown, not missing. */
+  readable: boolean;
   /** Index of the first line after it. */
   bodyStart: number;
 }
 
 function readFrontMatter(lines: string[], problems: Problem[]): FrontMatter {
   const fields = new Map<string, { value: unknown; line: number }>();
-  if (lines[0]?.trimEnd() !== '---') return { fields, bodyStart: 0 };
+  if (lines[0]?.trimEnd() !== '---') return { fields, readable: true, bodyStart: 0 };
   const close = lines.findIndex((l, i) => i > 0 && ['---', '...'].includes(l.trimEnd()));
   if (close < 0) {
     problems.push({ line: 1, message: 'the front matter that starts here is never closed with a --- line' });
-    return { fields, bodyStart: lines.length };
+    return { fields, readable: false, bodyStart: lines.length };
   }
   const counter = new LineCounter();
   const doc = parseDocument(lines.slice(1, close).join('\n'), { lineCounter: counter, uniqueKeys: true, prettyErrors: false });
   // Lines of the YAML text are one below the file's: the opening --- is line 1.
   const lineOf = (offset: number) => counter.linePos(offset).line + 1;
   for (const err of doc.errors) problems.push({ line: lineOf(err.pos[0]), message: `front matter is not valid YAML: ${err.message}` });
-  if (doc.errors.length > 0 || doc.contents === null) return { fields, bodyStart: close + 1 };
+  if (doc.errors.length > 0) return { fields, readable: false, bodyStart: close + 1 };
+  if (doc.contents === null) return { fields, readable: true, bodyStart: close + 1 };
   if (!isMap(doc.contents)) {
     problems.push({ line: 2, message: 'front matter must be "key: value" lines' });
-    return { fields, bodyStart: close + 1 };
+    return { fields, readable: false, bodyStart: close + 1 };
   }
   for (const pair of doc.contents.items) {
     if (!isScalar(pair.key)) continue;
     const value = isScalar(pair.value) ? pair.value.value : (pair.value?.toJSON() ?? null);
     fields.set(String(pair.key.value), { value, line: lineOf(pair.key.range?.[0] ?? 0) });
   }
-  return { fields, bodyStart: close + 1 };
+  return { fields, readable: true, bodyStart: close + 1 };
 }
 
 const scalarText = (v: unknown): string | undefined =>
@@ -175,9 +178,10 @@ export function parseWorkplan(fileName: string, text: string): Parsed {
   const nul = lines.findIndex((l) => l.includes('\u0000'));
   if (nul >= 0) return { id: null, workplan: null, problems: [{ line: nul + 1, message: 'the file contains a NUL character: it is not a text file' }] };
 
-  const { fields, bodyStart } = readFrontMatter(lines, problems);
+  const { fields, readable, bodyStart } = readFrontMatter(lines, problems);
   const field = (name: string) => fields.get(name) ?? { value: null, line: 1 };
   const { heading, tasks } = readBody(lines, bodyStart, problems);
+  if (!readable) return { id: null, workplan: null, problems: problems.sort(byLine) };
 
   let id: string | null = null;
   const given = field('id');

@@ -81,3 +81,14 @@ export async function makeSyncRepo(db: Db, root?: string): Promise<SyncRepoFixtu
 export function removeRoots(fixtures: SyncRepoFixture[]): void {
   for (const root of new Set(fixtures.map((f) => f.root))) rmSync(root, { recursive: true, force: true });
 }
+
+/** For a describe(): repo() makes a fixture on t.db (under `root` when given); all roots go in after(). */
+export function useSyncRepos(t: { readonly db: Db }): (root?: string) => Promise<SyncRepoFixture> {
+  const made: SyncRepoFixture[] = [];
+  after(() => removeRoots(made));
+  return async (root) => {
+    const r = await makeSyncRepo(t.db, root);
+    made.push(r);
+    return r;
+  };
+}
