@@ -21,7 +21,7 @@ export interface Db extends Queryable {
   readonly pool: pg.Pool;
   /** Runs `fn` inside BEGIN/COMMIT on one checked-out client; rolls back on any error. */
   tx<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
-  /** Runs `fn` on one checked-out client, released (or destroyed, when broken) afterwards. */
+  /** Runs `fn` on one checked-out client, released afterwards; destroyed instead when `fn` throws. */
   session<T>(fn: (session: Session) => Promise<T>): Promise<T>;
   /** Ends the pool; safe to call twice. */
   close(): Promise<void>;
@@ -77,37 +77,42 @@ export function createDb(options: DbOptions, log: Logger): Db {
   const direct = logged(pool, log);
   let closing: Promise<void> | undefined;
 
-  async function session<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+  /**
+   * Runs fn on a checked-out client. The client is destroyed rather than reused when its
+   * ROLLBACK failed, or (`destroyOnError`) when fn failed: a session that broke off may still
+   * hold session state, such as an advisory lock, that nothing will release.
+   */
+  async function checkedOut<T>(destroyOnError: boolean, fn: (client: pg.PoolClient, q: Queryable, broke: (e: Error) => void) => Promise<T>): Promise<T> {
     const client = await pool.connect();
-    const q = logged(client, log);
     let broken: Error | undefined;
-    const current: Session = {
-      query: q.query,
-      async tx(body) {
-        try {
-          await client.query('BEGIN');
-          const result = await body(q);
-          await client.query('COMMIT');
-          return result;
-        } catch (err) {
-          // A client whose ROLLBACK fails is broken; releasing it with the error destroys it.
-          await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-          throw err;
-        }
-      },
-    };
     try {
-      return await fn(current);
+      return await fn(client, logged(client, log), (e) => (broken = e));
+    } catch (err) {
+      if (destroyOnError) broken ??= err as Error;
+      throw err;
     } finally {
       client.release(broken);
+    }
+  }
+
+  async function inTransaction<T>(client: pg.PoolClient, q: Queryable, broke: (e: Error) => void, body: (q: Queryable) => Promise<T>): Promise<T> {
+    try {
+      await client.query('BEGIN');
+      const result = await body(q);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      // A client whose ROLLBACK fails is broken; releasing it with the error destroys it.
+      await client.query('ROLLBACK').catch(broke);
+      throw err;
     }
   }
 
   return {
     pool,
     query: direct.query,
-    session,
-    tx: (fn) => session((s) => s.tx(fn)),
+    session: (fn) => checkedOut(true, (client, q, broke) => fn({ query: q.query, tx: (body) => inTransaction(client, q, broke, body) })),
+    tx: (fn) => checkedOut(false, (client, q, broke) => inTransaction(client, q, broke, fn)),
     close() {
       closing ??= pool.end();
       return closing;

@@ -58,7 +58,9 @@ export async function migrate(
       await client.query(`DELETE FROM ${META_SCHEMA}.sql_definitions`).catch(() => undefined);
       return { migrations, definitionsApplied: false };
     }
-    const definitionsApplied = await applyDefinitions(client, log);
+    // A migration may create what the definitions refer to (a table sql/900 grants on), so
+    // they are applied again after any migration, not only when their text changed.
+    const definitionsApplied = await applyDefinitions(client, log, migrations.length > 0);
     return { migrations, definitionsApplied };
   } finally {
     await client.end();
@@ -75,7 +77,7 @@ async function readDefinitions(): Promise<Array<{ file: string; sql: string; sha
   );
 }
 
-async function applyDefinitions(client: pg.Client, log: Logger): Promise<boolean> {
+async function applyDefinitions(client: pg.Client, log: Logger, afterMigrations: boolean): Promise<boolean> {
   const files = await readDefinitions();
   await client.query('BEGIN');
   try {
@@ -85,7 +87,7 @@ async function applyDefinitions(client: pg.Client, log: Logger): Promise<boolean
       file text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await client.query<{ file: string; sha256: string }>(`SELECT file, sha256 FROM ${META_SCHEMA}.sql_definitions`);
     const applied = new Map(rows.map((r) => [r.file, r.sha256]));
-    const current = files.length === applied.size && files.every((f) => applied.get(f.file) === f.sha256);
+    const current = !afterMigrations && files.length === applied.size && files.every((f) => applied.get(f.file) === f.sha256);
     if (current) {
       await client.query('COMMIT');
       return false;

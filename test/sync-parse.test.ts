@@ -59,12 +59,13 @@ describe('workplan files: the parser', function () {
   });
 
   it('reports each problem with its line', function () {
-    const cases: Array<[string, string, Problem[]]> = [
+    const cases: Array<[string, string, Problem[], string?]> = [
       ['bad YAML', front(['id: A-1', 'title: [unclosed', 'topic: t']), [{ line: 4, message: 'front matter is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]' }]],
       ['duplicate front-matter key', front(['id: A-1', 'id: A-2', 'title: T', 'topic: t']), [{ line: 3, message: 'front matter is not valid YAML: Map keys must be unique' }]],
       ['front matter never closed', '---\nid: A-1\n', [{ line: 1, message: 'the front matter that starts here is never closed with a --- line' }]],
       ['front matter not a mapping', front(['- a', '- b']), [{ line: 2, message: 'front matter must be "key: value" lines' }]],
       ['missing id', front(['title: T', 'topic: t']), [{ line: 1, message: 'id is missing: give "id: CUST-WP-0040" in the front matter, or start the file name with the id' }]],
+      ['an id from a file name that is too long', front(['title: T', 'topic: t']), [{ line: 1, message: 'the id the file name gives is longer than 100 characters: give a shorter "id:" in the front matter' }], `A${'B'.repeat(100)}-1-notes.md`],
       ['invalid id', front(['title: T', 'topic: t', 'id: cust-wp-1']), [{ line: 4, message: 'id must look like CUST-WP-0040: capital letters and digits in dash-separated parts, ending in -<number>' }]],
       ['id that is a number', front(['id: 12', 'title: T', 'topic: t']), [{ line: 2, message: 'id must look like CUST-WP-0040: capital letters and digits in dash-separated parts, ending in -<number>' }]],
       ['unknown status', front(['id: A-1', 'title: T', 'status: doing', 'topic: t']), [{ line: 4, message: 'status must be one of planned, active, blocked, completed, cancelled' }]],
@@ -89,7 +90,7 @@ describe('workplan files: the parser', function () {
         { line: 8, message: 'unknown box [~]: use [ ] todo, [/] in progress, [!] blocked, [x] done or [-] cancelled' },
       ]],
     ];
-    for (const [name, text, expected] of cases) expect(problems(text), name).to.deep.equal(expected);
+    for (const [name, text, expected, file] of cases) expect(problems(text, file), name).to.deep.equal(expected);
   });
 
   it('a file with problems yields no workplan, but the id when it could be read', function () {

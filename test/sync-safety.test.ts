@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { expect } from 'chai';
 import { OperationError } from '../src/operations/errors.ts';
@@ -94,13 +95,16 @@ describe('consistency engine: what it may read', function () {
     mkdirSync(path.join(r.dir, 'workplans', 'archive'));
     writeFileSync(path.join(r.dir, 'workplans', 'archive', 'OLD-7.md'), good(r));
     r.write('BOM-8.md', `\uFEFF${good(r)}`);
-    const report = await r.sync();
+    const socket = createServer();
+    await new Promise<void>((done) => socket.listen(path.join(r.dir, 'workplans', 'SOCK-9.md'), done));
+    const report = await r.sync().finally(() => socket.close());
     expect(report.files.map((f) => [f.path, f.outcome, f.errors])).to.deep.equal([
       ['workplans/BIG-1.md', 'invalid', [{ line: null, message: 'the file is larger than 1 MiB' }]],
       ['workplans/BOM-8.md', 'created', []],
       ['workplans/DIR-4.md', 'invalid', [{ line: null, message: 'this is a directory, not a workplan file' }]],
       ['workplans/FIFO-3.md', 'invalid', [{ line: null, message: 'the file is not a regular file' }]],
       ['workplans/LATIN-2.md', 'invalid', [{ line: 9, message: 'the file is not UTF-8 text' }]],
+      ['workplans/SOCK-9.md', 'invalid', [{ line: null, message: 'the file is not a regular file' }]],
     ]);
 
     const many = await repo();

@@ -7,9 +7,10 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { createDb } from '../src/db.ts';
 import { silentLogger } from '../src/logger.ts';
+import { migrate } from '../src/migrate.ts';
 import { syncRepo } from '../src/sync/engine.ts';
 import type { SyncReport } from '../src/sync/report.ts';
-import { useTestDatabase } from './helpers/database.ts';
+import { createTestDatabase, useTestDatabase } from './helpers/database.ts';
 import { useSyncRepos, workplanText } from './helpers/workplans.ts';
 
 describe('consistency engine: transactions, dry runs and concurrency', function () {
@@ -117,14 +118,19 @@ describe('consistency engine: transactions, dry runs and concurrency', function 
     const lock = (verb: 'lock' | 'unlock') => holder.query(`SELECT pg_advisory_${verb}(hashtextextended('statehub.sync:' || $1::text, 0))`, [r.repoId]);
     const created = async () => (await t.db.query("SELECT count(*)::int AS n FROM statehub.workstreams WHERE slug = 'con-21'")).rows[0]!.n;
     try {
-      r.write('CON-21.md', workplanText({ title: 'Waits', topic: r.topic }));
+      r.write('CON-21.md', workplanText({ title: 'Before the wait', topic: r.topic }));
       await lock('lock');
       const waiting = r.sync({ lockWaitMs: 5000 });
       await new Promise((done) => setTimeout(done, 400));
       expect(await created(), 'nothing written while the lock is held').to.equal(0);
+      // A dry run takes no lock: it answers at once.
+      expect((await r.sync({ dryRun: true, lockWaitMs: 0 })).summary.created).to.equal(1);
+      // The waiting sync reads the files once it has the lock, so it applies what they say then.
+      r.write('CON-21.md', workplanText({ title: 'Written during the wait', topic: r.topic }));
       await lock('unlock');
       expect((await waiting).summary.created).to.equal(1);
       expect(await created()).to.equal(1);
+      expect((await t.db.query("SELECT title FROM statehub.workstreams WHERE slug = 'con-21'")).rows[0]!.title).to.equal('Written during the wait');
 
       await lock('lock');
       const started = Date.now();
@@ -135,6 +141,28 @@ describe('consistency engine: transactions, dry runs and concurrency', function 
       await holder.end();
     }
     expect((await r.sync()).summary.unchanged).to.equal(21);
+  });
+
+  it('a migration run step by step still grants the API role the engine\'s tables', async function () {
+    this.timeout(60_000);
+    const tdb = await createTestDatabase({ migrated: false });
+    try {
+      await migrate(tdb.url, silentLogger(), 'up', 5);
+      const result = await migrate(tdb.url, silentLogger());
+      expect(result.migrations).to.deep.equal(['0006_workplan_sources']);
+      expect(result.definitionsApplied, 'sql/ is applied again after a migration').to.equal(true);
+      const c = new pg.Client({ connectionString: tdb.url });
+      await c.connect();
+      try {
+        const { rows } = await c.query(`SELECT has_table_privilege('statehub_api', 'statehub.workplan_tasks', 'INSERT') AS grant,
+                                              EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '_100_timestamps' AND tgrelid = 'statehub.workplan_tasks'::regclass) AS timestamps`);
+        expect(rows[0]).to.deep.equal({ grant: true, timestamps: true });
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await tdb.drop();
+    }
   });
 
   it('runs with the API role alone (statehub_api), and its transitions capture events', async function () {

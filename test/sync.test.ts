@@ -1,6 +1,8 @@
 // The consistency engine against a real database and real files: creating workstreams and
 // tasks from a workplan file, re-syncing without writes, the events a sync fires, files gone
 // and pruned, and one bad file not blocking the others.
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { expect } from 'chai';
 import { syncReport } from '../src/sync/report.ts';
 import { useTestDatabase } from './helpers/database.ts';
@@ -182,5 +184,64 @@ describe('consistency engine: sync of a repo', function () {
     b.write('SAME-1.md', workplanText({ title: 'Elsewhere', topic: a.topic }));
     const other = await b.sync();
     expect(other.files[0]!.errors).to.deep.equal([{ line: 1, message: `SAME-1 is already the workstream of a workplan file in repo ${a.slug}` }]);
+  });
+
+  it('a renamed file takes its workstream along; an API-made workstream without a repo is claimed by the file that declares it', async function () {
+    const r = await repo();
+    r.write('MOVE-1-old-name.md', workplanText({ id: 'MOVE-1', title: 'Moving', status: 'active', topic: r.topic }, ['- [ ] T01 Stay']));
+    const wsId = (await r.sync()).files[0]!.workstream_id;
+    r.remove('MOVE-1-old-name.md');
+    r.write('MOVE-1-new-name.md', workplanText({ id: 'MOVE-1', title: 'Moving', status: 'active', topic: r.topic }, ['- [ ] T01 Stay']));
+    const moved = await r.sync();
+    expect(moved.files[0]).to.deep.include({ workstream_id: wsId, outcome: 'updated' });
+    expect(moved.files[0]!.changes).to.deep.equal([{ item: 'MOVE-1', change: 'updated', field: 'file', from: 'workplans/MOVE-1-old-name.md', to: 'workplans/MOVE-1-new-name.md' }]);
+    expect(moved.missing_from_file).to.deep.equal([]);
+
+    const topic = (await rows('SELECT id FROM statehub.topics WHERE slug = $1', [r.topic]))[0].id;
+    const api = (await rows("INSERT INTO statehub.workstreams (slug, title, topic_id, status) VALUES ('api-7', 'Made by hand', $1, 'active') RETURNING id", [topic]))[0].id;
+    r.write('API-7.md', workplanText({ title: 'Made by hand', status: 'active', topic: r.topic }));
+    const claimed = await r.sync();
+    const file = claimed.files.find((f) => f.workplan_id === 'API-7')!;
+    expect(file).to.deep.include({ workstream_id: api, outcome: 'updated' });
+    expect(file.changes).to.deep.equal([{ item: 'API-7', change: 'updated', field: 'repo', from: null, to: r.slug }]);
+    expect((await rows('SELECT repo_id FROM statehub.workstreams WHERE id = $1', [api]))[0].repo_id).to.equal(r.repoId);
+  });
+
+  it('prunes no workstream while the folder is missing or a file cannot say its id; a refused prune is reported', async function () {
+    const r = await repo();
+    r.write('KEEP-1-a.md', workplanText({ title: 'Kept', status: 'active', topic: r.topic }));
+    r.write('KEEP-2.md', workplanText({ title: 'Refuses', status: 'active', topic: r.topic }));
+    const [kept, refuses] = (await r.sync()).files.map((f) => f.workstream_id!) as [number, number];
+    const status = async (id: number) => (await rows('SELECT status FROM statehub.workstreams WHERE id = $1', [id]))[0].status;
+
+    // Renamed and broken at once: its id cannot be read, so nothing counts as gone.
+    r.remove('KEEP-1-a.md');
+    r.write('KEEP-1-b.md', '---\nid: [broken\n---\n');
+    r.remove('KEEP-2.md');
+    const broken = await r.sync({ prune: true });
+    expect(broken.missing_from_file).to.deep.equal([]);
+    expect([await status(kept), await status(refuses)]).to.deep.equal(['active', 'active']);
+
+    // No workplans/ folder (a checkout being cloned): nothing counts as gone either.
+    rmSync(path.join(r.dir, 'workplans'), { recursive: true });
+    expect((await r.sync({ prune: true })).missing_from_file).to.deep.equal([]);
+    expect(await status(kept)).to.equal('active');
+
+    // Back with KEEP-1 only: KEEP-2 is gone, and the database refuses to cancel it.
+    mkdirSync(path.join(r.dir, 'workplans'));
+    r.write('KEEP-1-b.md', workplanText({ id: 'KEEP-1', title: 'Kept', status: 'active', topic: r.topic }));
+    await t.db.query(`CREATE FUNCTION statehub.test_no_cancel() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'this workstream stays' USING ERRCODE = 'SH001'; END $$`);
+    await t.db.query(`CREATE TRIGGER test_no_cancel BEFORE UPDATE OF status ON statehub.workstreams FOR EACH ROW
+      WHEN (NEW.status = 'cancelled' AND NEW.slug = 'keep-2') EXECUTE FUNCTION statehub.test_no_cancel()`);
+    try {
+      const refused = await r.sync({ prune: true });
+      expect(refused.missing_from_file).to.deep.equal([
+        { item: 'KEEP-2', path: 'workplans/KEEP-2.md', workstream_id: refuses, task_id: null, status: 'active', pruned: false, prune_refused: 'the database refuses it: this workstream stays' },
+      ]);
+      expect(await status(refuses)).to.equal('active');
+    } finally {
+      await t.db.query('DROP TRIGGER test_no_cancel ON statehub.workstreams; DROP FUNCTION statehub.test_no_cancel()');
+    }
   });
 });

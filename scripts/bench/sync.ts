@@ -53,7 +53,7 @@ export const syncBench: Bench = {
 
       await time('floor', async () => {
         const { dir: real, roots } = await repoDirectory({ slug, local_path: dir }, settings.workplanRoots);
-        for (const f of await readWorkplanFiles(real, roots)) parseWorkplan(f.name, f.text!);
+        await readWorkplanFiles(real, roots, (f) => parseWorkplan(f.name, f.text!));
       });
       await time('dry', () => syncRepo(hub, settings, slug, { dryRun: true, prune: false }));
       await time('first', () => syncRepo(hub, settings, slug, { dryRun: false, prune: false }));

@@ -63,6 +63,7 @@ function resultOf(plan: FilePlan, applied: Applied | null): Result {
   const done = plan.steps.filter((s) => !applied || (!applied.refused.has(s) && !applied.skipped.has(s)));
   const refused = [...(applied?.refused ?? [])].map(([s, reason]) => ({ ...s.conflict, reason: `the database refuses it: ${reason}` }));
   const pruned = new Set(done.filter((s) => s.change.change === 'pruned').map((s) => s.item));
+  const notPruned = new Map([...(applied?.refused ?? [])].filter(([s]) => s.change.change === 'pruned').map(([s, reason]) => [s.item, reason]));
   const r = {
     path: plan.path,
     workplan_id: plan.workplanId,
@@ -74,7 +75,11 @@ function resultOf(plan: FilePlan, applied: Applied | null): Result {
   };
   return {
     file: { ...r, outcome: outcomeOf(r) },
-    missing: plan.missing.map((m) => (pruned.has(m.item) ? { ...m, status: 'cancelled', pruned: true } : m)),
+    missing: plan.missing.map((m) =>
+      pruned.has(m.item) ? { ...m, status: 'cancelled', pruned: true }
+      : notPruned.has(m.item) ? { ...m, prune_refused: `the database refuses it: ${notPruned.get(m.item)}` }
+      : m,
+    ),
   };
 }
 
@@ -104,52 +109,73 @@ export async function syncRepo(db: Db, settings: Settings, slug: string, options
   const repo = rows[0];
   if (!repo) throw notFound(`repo ${slug}`);
   const { dir, roots } = await repoDirectory(repo, settings.workplanRoots);
-  const files: FileInput[] = (await readWorkplanFiles(dir, roots)).map((f) => ({
-    path: f.path,
-    parsed: f.text === null ? { id: null, workplan: null, problems: [f.problem!] } : parseWorkplan(f.name, f.text),
-  }));
-  const valid = files.flatMap((f) => (f.parsed.workplan ? [f.parsed.workplan] : []));
-
+  // Each file is parsed as it is read: only the parsed form stays in memory.
+  const readFiles = () =>
+    readWorkplanFiles(dir, roots, (f): FileInput => ({
+      path: f.path,
+      parsed: f.text === null ? { id: null, workplan: null, problems: [f.problem!] } : parseWorkplan(f.name, f.text),
+    }));
+  if (options.dryRun) {
+    // A dry run writes nothing, so it takes no lock: it reads the files, then the hub in one snapshot.
+    const files = await readFiles();
+    return db.tx(async (q) => {
+      await q.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      return reconcile(q, null, repo, files, options);
+    });
+  }
+  // The files are read once the lock is held, so a sync that waited never applies an older
+  // read over a newer one. On any failure the session's connection is destroyed, and the lock
+  // goes with it.
   return db.session(async (s) => {
     await lockRepo(s, repo, options.lockWaitMs ?? LOCK_WAIT_MS);
-    try {
-      const slugs = files.flatMap((f) => (f.parsed.id ? [f.parsed.id.toLowerCase()] : []));
-      const goals = valid.flatMap((w) => (w.repoGoal === null ? [] : [w.repoGoal]));
-      const state = await readState(s, repo.id, slugs, [...new Set(valid.map((w) => w.topic))], goals);
-      const ctx: PlanContext = { repo, state, transitions: state.transitions, owners: ownersOf(files, state.workstreams, repo.id), prune: options.prune };
-      // Inside a file's transaction: the same plan, against its workstream's rows, locked.
-      const fresh = async (q: Queryable, slugOf: string, plan: (c: PlanContext) => FilePlan) =>
-        plan({ ...ctx, state: { ...state, ...(await readWorkstreams(q, [slugOf], null, true)) } });
-
-      const run = async (plan: FilePlan, replan: (c: PlanContext) => FilePlan): Promise<Result> =>
-        options.dryRun || !hasWrites(plan) ? resultOf(plan, null) : applyFile(s, (q) => fresh(q, plan.workstream!.slug, replan), repo.id);
-
-      const reports: FileReport[] = [];
-      const missing: Missing[] = [];
-      for (const file of files) {
-        const result = await run(planFile(file, ctx), (c) => planFile(file, c));
-        reports.push(result.file);
-        missing.push(...result.missing);
-      }
-      // Workstreams whose file is gone, or no longer declares their id. A file whose id could
-      // not be read may still be theirs: they are not reported until it can be.
-      const unreadable = new Set(files.filter((f) => f.parsed.id === null).map((f) => f.path));
-      for (const ws of state.workstreams.values()) {
-        if (ws.source?.repo_id !== repo.id || ctx.owners.has(ws.slug.toUpperCase()) || unreadable.has(ws.source.path)) continue;
-        const result = await run(planGone(ws, options.prune), (c) => planGone(c.state.workstreams.get(ws.slug) ?? ws, options.prune));
-        missing.push(...result.missing);
-      }
-      return {
-        repo: repo.slug,
-        dry_run: options.dryRun,
-        prune: options.prune,
-        files: reports,
-        missing_from_file: missing.slice(0, MAX_MISSING),
-        missing_from_file_truncated: missing.length > MAX_MISSING,
-        summary: summarize(reports),
-      };
-    } finally {
-      await s.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [repo.id]);
-    }
+    const report = await reconcile(s, s, repo, await readFiles(), options);
+    await s.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [repo.id]);
+    return report;
   });
+}
+
+/**
+ * Plans every file against the hub (read with `q`) and, unless this is a dry run (`writer`
+ * null), runs each plan in its own transaction on `writer`. `files` is null when the checkout
+ * has no workplans/ folder.
+ */
+async function reconcile(q: Queryable, writer: Session | null, repo: Repo, found: FileInput[] | null, options: SyncOptions): Promise<SyncReport> {
+  const files = found ?? [];
+  const valid = files.flatMap((f) => (f.parsed.workplan ? [f.parsed.workplan] : []));
+  const slugs = files.flatMap((f) => (f.parsed.id ? [f.parsed.id.toLowerCase()] : []));
+  const goals = valid.flatMap((w) => (w.repoGoal === null ? [] : [w.repoGoal]));
+  const state = await readState(q, repo.id, slugs, [...new Set(valid.map((w) => w.topic))], goals);
+  const ctx: PlanContext = { repo, state, transitions: state.transitions, owners: ownersOf(files, state.workstreams, repo.id), prune: options.prune };
+  // Inside a file's transaction: the same plan, against its workstream's rows, locked.
+  const fresh = async (tx: Queryable, slugOf: string, plan: (c: PlanContext) => FilePlan) =>
+    plan({ ...ctx, state: { ...state, ...(await readWorkstreams(tx, [slugOf], null, true)) } });
+  const run = async (plan: FilePlan, replan: (c: PlanContext) => FilePlan): Promise<Result> =>
+    writer === null || !hasWrites(plan) ? resultOf(plan, null) : applyFile(writer, (tx) => fresh(tx, plan.workstream!.slug, replan), repo.id);
+
+  const reports: FileReport[] = [];
+  const missing: Missing[] = [];
+  for (const file of files) {
+    const result = await run(planFile(file, ctx), (c) => planFile(file, c));
+    reports.push(result.file);
+    missing.push(...result.missing);
+  }
+  // Workstreams whose file is gone, or no longer declares their id. Not decided while the
+  // folder is missing (a checkout being cloned) or while any file's id cannot be read (it may be
+  // theirs): pruning is final, so it waits until every file says what it is.
+  if (found !== null && files.every((f) => f.parsed.id !== null)) {
+    for (const ws of state.workstreams.values()) {
+      if (ws.source?.repo_id !== repo.id || ctx.owners.has(ws.slug.toUpperCase())) continue;
+      const result = await run(planGone(ws, options.prune), (c) => planGone(c.state.workstreams.get(ws.slug) ?? ws, options.prune));
+      missing.push(...result.missing);
+    }
+  }
+  return {
+    repo: repo.slug,
+    dry_run: writer === null,
+    prune: options.prune,
+    files: reports,
+    missing_from_file: missing.slice(0, MAX_MISSING),
+    missing_from_file_truncated: missing.length > MAX_MISSING,
+    summary: summarize(reports),
+  };
 }

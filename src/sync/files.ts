@@ -49,10 +49,14 @@ export async function repoDirectory(repo: { slug: string; local_path: string | n
   return { dir, roots: real };
 }
 
-/** The workplan files of a checkout, sorted by name; over LIMITS.files is an over_limit error. */
-export async function readWorkplanFiles(dir: string, roots: string[]): Promise<WorkplanFile[]> {
+/**
+ * Reads the workplan files of a checkout, sorted by name, and gives each to `each` as soon as
+ * it is read (so only what `each` keeps stays in memory); null when the checkout has no
+ * workplans/ folder. Over LIMITS.files is too_large.
+ */
+export async function readWorkplanFiles<T>(dir: string, roots: string[], each: (file: WorkplanFile) => T): Promise<T[] | null> {
   const workplans = await realpathOrNull(path.join(dir, WORKPLAN_DIR));
-  if (workplans === null) return [];
+  if (workplans === null) return null;
   if (!roots.some((root) => inside(workplans, root))) throw conflict(`${WORKPLAN_DIR}/ links outside WORKPLAN_ROOTS`);
   const stat = await fs.stat(workplans);
   if (!stat.isDirectory()) throw conflict(`${WORKPLAN_DIR} is not a directory`);
@@ -61,46 +65,79 @@ export async function readWorkplanFiles(dir: string, roots: string[]): Promise<W
   if (names.length > LIMITS.files) {
     throw new OperationError('too_large', `${WORKPLAN_DIR}/ holds ${names.length} .md files; a repo may have at most ${LIMITS.files}`);
   }
-  const files: WorkplanFile[] = new Array(names.length);
+  const files: T[] = new Array(names.length);
   let next = 0;
   const worker = async () => {
     while (next < names.length) {
       const i = next++;
-      files[i] = await readOne(workplans, names[i]!, roots);
+      files[i] = each(await readOne(workplans, names[i]!, roots));
     }
   };
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, names.length) }, worker));
   return files;
 }
 
-const unusable = (name: string, message: string): WorkplanFile => ({ path: `${WORKPLAN_DIR}/${name}`, name, text: null, problem: { line: null, message } });
+const unusable = (name: string, message: string, line: number | null = null): WorkplanFile => ({
+  path: `${WORKPLAN_DIR}/${name}`,
+  name,
+  text: null,
+  problem: { line, message },
+});
+
+/** A file's problem from the error reading it raised; every one makes that file alone invalid. */
+function readError(name: string, err: NodeJS.ErrnoException): WorkplanFile {
+  switch (err.code) {
+    case 'ENOENT':
+      return unusable(name, 'the file is a link to nothing, or was removed while the sync read it');
+    case 'ELOOP':
+      return unusable(name, 'the file is a loop of links, or was replaced by a link while the sync read it');
+    case 'EACCES':
+    case 'EPERM':
+      return unusable(name, 'the hub may not read the file (permission denied)');
+    case 'ENXIO':
+      return unusable(name, 'the file is not a regular file');
+    default:
+      return unusable(name, `the hub could not read the file (${err.code ?? err.message})`);
+  }
+}
 
 async function readOne(dir: string, name: string, roots: string[]): Promise<WorkplanFile> {
   try {
     const real = await fs.realpath(path.join(dir, name));
     if (!roots.some((root) => inside(real, root))) return unusable(name, 'the file links outside WORKPLAN_ROOTS');
-    return await readText(real, name);
+    // Before opening: opening a socket or device is refused or has side effects.
+    const stat = await fs.stat(real);
+    if (stat.isDirectory()) return unusable(name, 'this is a directory, not a workplan file');
+    if (!stat.isFile()) return unusable(name, 'the file is not a regular file');
+    return await readText(real, name, roots);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return unusable(name, 'the file is a link to nothing, or was removed while the sync read it');
-    if (code === 'ELOOP') return unusable(name, 'the file is a loop of links');
-    if (code === 'EACCES' || code === 'EPERM') return unusable(name, 'the hub may not read the file (permission denied)');
+    if (typeof (err as NodeJS.ErrnoException).code === 'string') return readError(name, err as NodeJS.ErrnoException);
     throw err;
   }
 }
 
-async function readText(real: string, name: string): Promise<WorkplanFile> {
-  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
-  const handle = await fs.open(real, constants.O_RDONLY | constants.O_NONBLOCK);
+async function readText(real: string, name: string, roots: string[]): Promise<WorkplanFile> {
+  // O_NOFOLLOW: the real path's last part is no link now either; O_NONBLOCK: a FIFO swapped in
+  // does not make the open wait for a writer.
+  const handle = await fs.open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const stat = await handle.stat();
-    if (stat.isDirectory()) return unusable(name, 'this is a directory, not a workplan file');
     if (!stat.isFile()) return unusable(name, 'the file is not a regular file');
-    const tooLarge = `the file is larger than ${LIMITS.fileBytes / 1024 / 1024} MiB`;
-    if (stat.size > LIMITS.fileBytes) return unusable(name, tooLarge);
-    const bytes = await handle.readFile();
-    if (bytes.length > LIMITS.fileBytes) return unusable(name, tooLarge);
-    if (!isUtf8(bytes)) return { ...unusable(name, ''), problem: { line: lineOfFirstBadByte(bytes), message: 'the file is not UTF-8 text' } };
+    // What was opened, where it really is: a directory swapped for a link after realpath()
+    // would have led the open outside the roots. (Linux; elsewhere realpath() alone decides.)
+    const opened = await fs.readlink(`/proc/self/fd/${handle.fd}`).catch(() => real);
+    if (!roots.some((root) => inside(opened, root))) return unusable(name, 'the file links outside WORKPLAN_ROOTS');
+    // Never more than the limit, however large the file is or grows while it is read.
+    const buffer = Buffer.alloc(LIMITS.fileBytes + 1);
+    let size = 0;
+    while (size < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, size, buffer.length - size, size);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+    }
+    if (size > LIMITS.fileBytes) return unusable(name, `the file is larger than ${LIMITS.fileBytes / 1024 / 1024} MiB`);
+    const bytes = buffer.subarray(0, size);
+    if (!isUtf8(bytes)) return unusable(name, 'the file is not UTF-8 text', lineOfFirstBadByte(bytes));
     return { path: `${WORKPLAN_DIR}/${name}`, name, text: bytes.toString('utf8').replace(/^\uFEFF/, '') };
   } finally {
     await handle.close();

@@ -10,6 +10,8 @@ const ID_PREFIX = /^([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d+)(?=$|[-_. ])/;
 const TOPIC = /^[a-z0-9][a-z0-9._-]{0,99}$/;
 const TASK_KEY = /^T\d{1,9}$/;
 export const MAX_TASKS = 2000;
+/** The workstream slug is the id in lower case, and a slug has at most 100 characters. */
+const MAX_ID = 100;
 const MAX_TITLE = 500;
 
 /** The box of a task line and the status it stands for. */
@@ -188,7 +190,11 @@ export function parseWorkplan(fileName: string, text: string): Parsed {
   if (given.value === null) {
     id = idFromFileName(fileName);
     if (id === null) problems.push({ line: 1, message: 'id is missing: give "id: CUST-WP-0040" in the front matter, or start the file name with the id' });
-  } else if (typeof given.value === 'string' && WORKPLAN_ID.test(given.value) && given.value.length <= 100) {
+    else if (id.length > MAX_ID) {
+      problems.push({ line: 1, message: `the id the file name gives is longer than ${MAX_ID} characters: give a shorter "id:" in the front matter` });
+      id = null;
+    }
+  } else if (typeof given.value === 'string' && WORKPLAN_ID.test(given.value) && given.value.length <= MAX_ID) {
     id = given.value;
   } else {
     problems.push({ line: given.line, message: 'id must look like CUST-WP-0040: capital letters and digits in dash-separated parts, ending in -<number>' });

@@ -112,7 +112,8 @@ export function planFile(file: FileInput, ctx: PlanContext): FilePlan {
   if (ws) {
     hub = { title: ws.title, status: ws.status, topic: ws.topic, repo_goal: ws.repo_goal };
     plan.workstream = { id: ws.id, slug: ws.slug, base: { ...ws.source?.base }, stored: ws.source?.base, pathBefore: ws.source?.path ?? null };
-    if (ws.repo_id === null) {
+    // A workstream made through the API without a repo: this repo's file claims it.
+    if (!ws.source && ws.repo_id === null) {
       set(plan, 'setWorkstream', item, undefined, 'repo', 'repo_id', ctx.repo.id, { from: null, to: ctx.repo.slug });
     }
     if (ws.source && ws.source.path !== file.path) plan.changes.push({ item, change: 'updated', field: 'file', from: ws.source.path, to: file.path });

@@ -58,6 +58,7 @@ export const missing = z.object({
   task_id: z.number().nullable(),
   status: z.string().meta({ description: 'its status in the hub, after pruning' }),
   pruned: z.boolean().meta({ description: 'true when this sync cancelled it (prune)' }),
+  prune_refused: z.string().optional().meta({ description: 'why the database refused to cancel it, when prune was asked for and refused' }),
 });
 
 export const MAX_MISSING = 1000;

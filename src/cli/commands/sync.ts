@@ -55,7 +55,9 @@ function render(r: SyncReport): string {
     }
     for (const b of f.file_behind_hub) lines.push(`  ${f.path}: file behind hub ${b.item} ${b.field}: file ${shown(b.file)}, hub ${shown(b.hub)}`);
   }
-  for (const m of r.missing_from_file) lines.push(`  ${m.path}: gone from the file ${m.item} (${m.status}${m.pruned ? ', pruned' : ''})`);
+  for (const m of r.missing_from_file) {
+    lines.push(`  ${m.path}: gone from the file ${m.item} (${m.status}${m.pruned ? ', pruned' : ''}${m.prune_refused ? `; not pruned: ${m.prune_refused}` : ''})`);
+  }
   if (r.missing_from_file_truncated) lines.push(`  ... and more items gone from their files (see --json)`);
   return `${lines.join('\n')}\n`;
 }
@@ -82,12 +84,14 @@ export async function run(command: SyncCommand, env: NodeJS.ProcessEnv): Promise
       try {
         const report = (await workplans.sync.run(workplans.sync.input.parse({ slug, dry_run: command.dryRun, prune: command.prune }), db, settings)) as SyncReport;
         process.stdout.write(command.json ? `${JSON.stringify(report)}\n` : render(report));
-        if (report.summary.invalid > 0 || report.summary.conflicts > 0) code = 1;
+        if (report.summary.invalid > 0 || report.summary.conflicts > 0 || report.missing_from_file.some((m) => m.prune_refused)) code = 1;
       } catch (err) {
         const known = toOperationError(err);
-        // The database is gone, or a bug: no other repo would fare better.
-        if (!known || known.kind === 'unavailable') throw err;
-        process.stdout.write(command.json ? `${JSON.stringify({ repo: slug, error: known.message })}\n` : `repo ${slug}: not synced: ${known.message}\n`);
+        // Without the database no other repo would fare better.
+        if (known?.kind === 'unavailable') throw err;
+        if (!known) log.error('sync failed', { repo: slug, error: (err as Error).message, stack: (err as Error).stack });
+        const message = known?.message ?? `an unexpected error occurred: ${(err as Error).message}`;
+        process.stdout.write(command.json ? `${JSON.stringify({ repo: slug, error: message })}\n` : `repo ${slug}: not synced: ${message}\n`);
         code = 1;
       }
     }
