@@ -127,15 +127,18 @@ async function readText(real: string, name: string, roots: string[]): Promise<Wo
     // would have led the open outside the roots. (Linux; elsewhere realpath() alone decides.)
     const opened = await fs.readlink(`/proc/self/fd/${handle.fd}`).catch(() => real);
     if (!roots.some((root) => inside(opened, root))) return unusable(name, 'the file links outside WORKPLAN_ROOTS');
-    // Never more than the limit, however large the file is or grows while it is read.
-    const buffer = Buffer.alloc(LIMITS.fileBytes + 1);
+    const tooLarge = `the file is larger than ${LIMITS.fileBytes / 1024 / 1024} MiB`;
+    if (stat.size > LIMITS.fileBytes) return unusable(name, tooLarge);
+    // One byte more than it had: reading that far means it grew while the sync read it. Never
+    // more than the limit is read, whatever the file does meanwhile.
+    const buffer = Buffer.allocUnsafe(stat.size + 1);
     let size = 0;
     while (size < buffer.length) {
       const { bytesRead } = await handle.read(buffer, size, buffer.length - size, size);
       if (bytesRead === 0) break;
       size += bytesRead;
     }
-    if (size > LIMITS.fileBytes) return unusable(name, `the file is larger than ${LIMITS.fileBytes / 1024 / 1024} MiB`);
+    if (size > stat.size) return unusable(name, 'the file changed while the sync read it; the next sync reads it again');
     const bytes = buffer.subarray(0, size);
     if (!isUtf8(bytes)) return unusable(name, 'the file is not UTF-8 text', lineOfFirstBadByte(bytes));
     return { path: `${WORKPLAN_DIR}/${name}`, name, text: bytes.toString('utf8').replace(/^\uFEFF/, '') };
