@@ -64,17 +64,14 @@ function resultOf(plan: FilePlan, applied: Applied | null): Result {
   const refused = [...(applied?.refused ?? [])].map(([s, reason]) => ({ ...s.conflict, reason: `the database refuses it: ${reason}` }));
   const pruned = new Set(done.filter((s) => s.change.change === 'pruned').map((s) => s.item));
   const notPruned = new Map([...(applied?.refused ?? [])].filter(([s]) => s.change.change === 'pruned').map(([s, reason]) => [s.item, reason]));
-  const r = {
-    path: plan.path,
-    workplan_id: plan.workplanId,
-    workstream_id: plan.workstream?.id ?? null,
+  const lists = {
     changes: [...plan.changes, ...done.map((s) => s.change)],
     conflicts: [...plan.conflicts, ...refused],
     file_behind_hub: plan.behind,
     errors: plan.errors,
   };
   return {
-    file: { ...r, outcome: outcomeOf(r) },
+    file: { path: plan.path, workplan_id: plan.workplanId, workstream_id: plan.workstream?.id ?? null, outcome: outcomeOf(lists), ...lists },
     missing: plan.missing.map((m) =>
       pruned.has(m.item) ? { ...m, status: 'cancelled', pruned: true }
       : notPruned.has(m.item) ? { ...m, prune_refused: `the database refuses it: ${notPruned.get(m.item)}` }
