@@ -7,7 +7,8 @@
 -- base holds, per field, the value the file had the last time file and hub agreed on that field
 -- (workstreams: title, status, topic (a slug), repo_goal (an id or null); tasks: title, status).
 -- A field missing from base has never agreed: the next sync treats it as a first sync. The
--- engine writes these rows only when a file changed, so re-syncing an unchanged file writes nothing.
+-- engine writes these rows only when a base or a path changes (a file edited, a first sync,
+-- a workstream claimed or renamed), so re-syncing an unchanged file writes nothing.
 
 CREATE TABLE statehub.workplan_workstreams (
   workstream_id bigint PRIMARY KEY REFERENCES statehub.workstreams (id),

@@ -85,12 +85,20 @@ export function createDb(options: DbOptions, log: Logger): Db {
   async function checkedOut<T>(destroyOnError: boolean, fn: (client: pg.PoolClient, q: Queryable, broke: (e: Error) => void) => Promise<T>): Promise<T> {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // The pool listens for errors only while a client is idle; a checked-out client whose
+    // connection drops (server restart, pg_terminate_backend) would crash the process.
+    const lost = (err: Error) => {
+      broken = err;
+      log.warn('database connection lost', { error: err.message });
+    };
+    client.on('error', lost);
     try {
       return await fn(client, logged(client, log), (e) => (broken = e));
     } catch (err) {
       if (destroyOnError) broken ??= err as Error;
       throw err;
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }

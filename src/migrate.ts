@@ -1,7 +1,8 @@
 // Schema changes in two kinds, as Flyway and graphile-migrate separate them:
 //   migrations/NNNN_*.sql  versioned: tables, columns, indexes; applied once, never edited after landing.
 //   sql/NNN_*.sql          repeatable: functions, triggers, grants; idempotent, re-applied (all of
-//                          them, in file-name order) whenever any file's content changes.
+//                          them, in file-name order) whenever any file's content changes or the
+//                          set of applied migrations does (a new table needs its grants).
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -58,9 +59,7 @@ export async function migrate(
       await client.query(`DELETE FROM ${META_SCHEMA}.sql_definitions`).catch(() => undefined);
       return { migrations, definitionsApplied: false };
     }
-    // A migration may create what the definitions refer to (a table sql/900 grants on), so
-    // they are applied again after any migration, not only when their text changed.
-    const definitionsApplied = await applyDefinitions(client, log, migrations.length > 0);
+    const definitionsApplied = await applyDefinitions(client, log);
     return { migrations, definitionsApplied };
   } finally {
     await client.end();
@@ -77,17 +76,27 @@ async function readDefinitions(): Promise<Array<{ file: string; sql: string; sha
   );
 }
 
-async function applyDefinitions(client: pg.Client, log: Logger, afterMigrations: boolean): Promise<boolean> {
+/**
+ * The row of sql_definitions that records over which migrations the definitions were applied:
+ * a migration may create what they refer to (a table sql/900 grants on). Kept with the file
+ * hashes, so a migrate killed between the migrations and the definitions still re-applies them.
+ */
+const MIGRATIONS_ROW = '(applied migrations)';
+
+async function applyDefinitions(client: pg.Client, log: Logger): Promise<boolean> {
   const files = await readDefinitions();
   await client.query('BEGIN');
   try {
     // Same lock key for every migrator of this database: concurrent starts apply once.
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('statehub.sql_definitions'))`);
+    const { rows: ran } = await client.query<{ name: string }>(`SELECT name FROM ${META_SCHEMA}.pgmigrations ORDER BY name`);
+    const wanted = new Map(files.map((f) => [f.file, f.sha256]));
+    wanted.set(MIGRATIONS_ROW, createHash('sha256').update(ran.map((m) => m.name).join('\n')).digest('hex'));
     await client.query(`CREATE TABLE IF NOT EXISTS ${META_SCHEMA}.sql_definitions (
       file text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await client.query<{ file: string; sha256: string }>(`SELECT file, sha256 FROM ${META_SCHEMA}.sql_definitions`);
     const applied = new Map(rows.map((r) => [r.file, r.sha256]));
-    const current = !afterMigrations && files.length === applied.size && files.every((f) => applied.get(f.file) === f.sha256);
+    const current = wanted.size === applied.size && [...wanted].every(([file, sha256]) => applied.get(file) === sha256);
     if (current) {
       await client.query('COMMIT');
       return false;
@@ -102,7 +111,7 @@ async function applyDefinitions(client: pg.Client, log: Logger, afterMigrations:
     await client.query(`DELETE FROM ${META_SCHEMA}.sql_definitions`);
     await client.query(
       `INSERT INTO ${META_SCHEMA}.sql_definitions (file, sha256) SELECT * FROM unnest($1::text[], $2::text[])`,
-      [files.map((f) => f.file), files.map((f) => f.sha256)],
+      [[...wanted.keys()], [...wanted.values()]],
     );
     await client.query('COMMIT');
     log.info('sql definitions applied', { files: files.map((f) => f.file) });

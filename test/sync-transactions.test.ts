@@ -7,8 +7,10 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { createDb } from '../src/db.ts';
 import { silentLogger } from '../src/logger.ts';
-import { migrate } from '../src/migrate.ts';
+import { migrate, MIGRATIONS_DIR } from '../src/migrate.ts';
+import { runner } from 'node-pg-migrate';
 import { syncRepo } from '../src/sync/engine.ts';
+import { Turns } from '../src/sync/turns.ts';
 import type { SyncReport } from '../src/sync/report.ts';
 import { createTestDatabase, useTestDatabase } from './helpers/database.ts';
 import { useSyncRepos, workplanText } from './helpers/workplans.ts';
@@ -143,14 +145,62 @@ describe('consistency engine: transactions, dry runs and concurrency', function 
     expect((await r.sync()).summary.unchanged).to.equal(21);
   });
 
-  it('a migration run step by step still grants the API role the engine\'s tables', async function () {
+  it('a sync whose connection is killed fails with an error, and the process and the repo\'s lock survive it', async function () {
+    const r = await repo();
+    r.write('KILL-1.md', workplanText({ title: 'Killed', topic: r.topic }));
+    const holder = new pg.Client({ connectionString: t.url });
+    await holder.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock(hashtextextended('statehub.sync:' || $1::text, 0))", [r.repoId]);
+      const waiting = r.sync({ lockWaitMs: 10_000 }).then(() => 'done', (e: Error) => e);
+      let pid: number | undefined;
+      for (let i = 0; i < 50 && pid === undefined; i++) {
+        await new Promise((done) => setTimeout(done, 50));
+        const { rows } = await holder.query(
+          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_try_advisory_lock%' AND pid <> pg_backend_pid()",
+        );
+        pid = rows[0]?.pid;
+      }
+      expect(pid, 'the waiting sync polls the lock on its own connection').to.be.a('number');
+      await holder.query('SELECT pg_terminate_backend($1)', [pid]);
+      const outcome = await waiting;
+      expect(outcome).to.be.instanceOf(Error);
+      await holder.query("SELECT pg_advisory_unlock(hashtextextended('statehub.sync:' || $1::text, 0))", [r.repoId]);
+    } finally {
+      await holder.end();
+    }
+    expect((await r.sync({ lockWaitMs: 500 })).summary.created).to.equal(1);
+  });
+
+  it('at most two syncs hold a connection at once; the others wait their turn, in order, until their deadline', async function () {
+    const turns = new Turns(2);
+    const late = () => new Error('late');
+    const a = await turns.take(Date.now() + 1000, late);
+    const b = await turns.take(Date.now() + 1000, late);
+    const order: string[] = [];
+    const c = turns.take(Date.now() + 1000, late).then((release) => (order.push('c'), release));
+    const d = turns.take(Date.now() + 1000, late).then((release) => (order.push('d'), release));
+    const e = turns.take(Date.now() + 50, late).then(() => 'e got a turn', (err: Error) => err.message);
+    expect(await e).to.equal('late');
+    a();
+    a(); // releasing twice frees one turn only
+    (await c)();
+    b();
+    (await d)();
+    expect(order).to.deep.equal(['c', 'd']);
+  });
+
+  it('a migrate that died between a migration and sql/ still grants the API role the engine\'s tables on the next run', async function () {
     this.timeout(60_000);
     const tdb = await createTestDatabase({ migrated: false });
     try {
       await migrate(tdb.url, silentLogger(), 'up', 5);
+      // The last migration committed, then the migrator died before applying sql/ again.
+      await runner({ databaseUrl: tdb.url, dir: MIGRATIONS_DIR, direction: 'up', migrationsTable: 'pgmigrations', migrationsSchema: 'statehub_meta', log: () => undefined });
       const result = await migrate(tdb.url, silentLogger());
-      expect(result.migrations).to.deep.equal(['0006_workplan_sources']);
-      expect(result.definitionsApplied, 'sql/ is applied again after a migration').to.equal(true);
+      expect(result.migrations).to.deep.equal([]);
+      expect(result.definitionsApplied, 'sql/ is applied again over the new set of migrations').to.equal(true);
+      expect((await migrate(tdb.url, silentLogger())).definitionsApplied, 'and only once').to.equal(false);
       const c = new pg.Client({ connectionString: tdb.url });
       await c.connect();
       try {

@@ -111,7 +111,7 @@ function defineProgram(env: Env, exitWith: (code: number) => void): Command {
     .description(
       "Runs the consistency engine (docs/workplans.md) for the repos named, or with --all for every repo that has a local_path: " +
         "reads each repo's workplans/*.md, creates and updates its workstreams and tasks, and reports what it could not reconcile. " +
-        'Needs DATABASE_URL and WORKPLAN_ROOTS. Exit 0 when everything is reconciled, 1 when a file is invalid or in conflict or a repo could not be synced.',
+        'Needs DATABASE_URL and WORKPLAN_ROOTS. Exit 0 when everything is reconciled, 1 when a file is invalid or in conflict, a prune was refused or a repo could not be synced.',
     )
     .argument('[SLUG...]', 'the repos to sync', (text: string, previous: string[] = []) => [...previous, repoSlug(text)])
     .option('--all', 'every repo with a local_path')

@@ -4,7 +4,7 @@
 // it locks; a dry run plans and reports, and writes nothing.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db, Queryable, Session } from '../db.ts';
-import { conflict, notFound } from '../operations/errors.ts';
+import { conflict, notFound, unavailable } from '../operations/errors.ts';
 import type { Settings } from '../operations/operation.ts';
 import { applySteps, hasWrites, isRefusal, writeSources, type Applied } from './apply.ts';
 import { readWorkplanFiles, repoDirectory } from './files.ts';
@@ -12,15 +12,18 @@ import { parseWorkplan } from './parse.ts';
 import { planFile, planGone, type FileInput, type FilePlan, type PlanContext } from './plan.ts';
 import { MAX_MISSING, outcomeOf, summarize, type FileReport, type Missing, type SyncReport } from './report.ts';
 import { readState, readWorkstreams, type HubWorkstream } from './state.ts';
+import { Turns } from './turns.ts';
 
 export interface SyncOptions {
   dryRun: boolean;
   prune: boolean;
-  /** How long to wait for another sync of the same repo to finish before answering conflict. */
+  /** How long to wait for another sync of the same repo (or a turn) before answering conflict (or unavailable). */
   lockWaitMs?: number;
 }
 
 const LOCK_WAIT_MS = 10_000;
+/** Syncs (and dry runs) that hold a database connection at once in this process. */
+const turns = new Turns(2);
 const LOCK_KEY = "hashtextextended('statehub.sync:' || $1::text, 0)";
 
 interface Repo {
@@ -29,12 +32,12 @@ interface Repo {
   local_path: string | null;
 }
 
-async function lockRepo(s: Session, repo: Repo, waitMs: number): Promise<void> {
-  const deadline = Date.now() + waitMs;
+/** Takes the repo's sync lock on this session, polling until the deadline; false if it could not. */
+async function lockRepo(s: Session, repo: Repo, deadline: number): Promise<boolean> {
   for (;;) {
     const { rows } = await s.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEY}) AS locked`, [repo.id]);
-    if (rows[0]!.locked) return;
-    if (Date.now() >= deadline) throw conflict(`another sync of repo ${repo.slug} is running; try again when it has finished`);
+    if (rows[0]!.locked) return true;
+    if (Date.now() >= deadline) return false;
     await sleep(100);
   }
 }
@@ -112,23 +115,31 @@ export async function syncRepo(db: Db, settings: Settings, slug: string, options
       path: f.path,
       parsed: f.text === null ? { id: null, workplan: null, problems: [f.problem!] } : parseWorkplan(f.name, f.text),
     }));
-  if (options.dryRun) {
-    // A dry run writes nothing, so it takes no lock: it reads the files, then the hub in one snapshot.
-    const files = await readFiles();
-    return db.tx(async (q) => {
-      await q.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      return reconcile(q, null, repo, files, options);
+  const deadline = Date.now() + (options.lockWaitMs ?? LOCK_WAIT_MS);
+  const release = await turns.take(deadline, () => unavailable('the hub is running other syncs; try again in a few seconds'));
+  try {
+    if (options.dryRun) {
+      // A dry run writes nothing, so it takes no lock: it reads the files, then the hub in one snapshot.
+      const files = await readFiles();
+      return await db.tx(async (q) => {
+        await q.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        return reconcile(q, null, repo, files, options);
+      });
+    }
+    // The files are read once the lock is held, so a sync that waited never applies an older
+    // read over a newer one. On any failure the session's connection is destroyed, and the lock
+    // goes with it.
+    const report = await db.session(async (s) => {
+      if (!(await lockRepo(s, repo, deadline))) return null;
+      const done = await reconcile(s, s, repo, await readFiles(), options);
+      await s.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [repo.id]);
+      return done;
     });
-  }
-  // The files are read once the lock is held, so a sync that waited never applies an older
-  // read over a newer one. On any failure the session's connection is destroyed, and the lock
-  // goes with it.
-  return db.session(async (s) => {
-    await lockRepo(s, repo, options.lockWaitMs ?? LOCK_WAIT_MS);
-    const report = await reconcile(s, s, repo, await readFiles(), options);
-    await s.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [repo.id]);
+    if (!report) throw conflict(`another sync of repo ${repo.slug} is running; try again when it has finished`);
     return report;
-  });
+  } finally {
+    release();
+  }
 }
 
 /**
@@ -142,7 +153,7 @@ async function reconcile(q: Queryable, writer: Session | null, repo: Repo, found
   const slugs = files.flatMap((f) => (f.parsed.id ? [f.parsed.id.toLowerCase()] : []));
   const goals = valid.flatMap((w) => (w.repoGoal === null ? [] : [w.repoGoal]));
   const state = await readState(q, repo.id, slugs, [...new Set(valid.map((w) => w.topic))], goals);
-  const ctx: PlanContext = { repo, state, transitions: state.transitions, owners: ownersOf(files, state.workstreams, repo.id), prune: options.prune };
+  const ctx: PlanContext = { repo, state, owners: ownersOf(files, state.workstreams, repo.id), prune: options.prune };
   // Inside a file's transaction: the same plan, against its workstream's rows, locked.
   const fresh = async (tx: Queryable, slugOf: string, plan: (c: PlanContext) => FilePlan) =>
     plan({ ...ctx, state: { ...state, ...(await readWorkstreams(tx, [slugOf], null, true)) } });

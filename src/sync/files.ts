@@ -124,13 +124,13 @@ async function readText(real: string, name: string, roots: string[]): Promise<Wo
     const stat = await handle.stat();
     if (!stat.isFile()) return unusable(name, 'the file is not a regular file');
     // What was opened, where it really is: a directory swapped for a link after realpath()
-    // would have led the open outside the roots. (Linux; elsewhere realpath() alone decides.)
-    const opened = await fs.readlink(`/proc/self/fd/${handle.fd}`).catch(() => real);
+    // would have led the open outside the roots. Linux only; elsewhere realpath() alone decides.
+    const opened = process.platform === 'linux' ? await fs.readlink(`/proc/self/fd/${handle.fd}`).catch(() => null) : real;
+    if (opened === null) return unusable(name, 'the hub cannot check where the opened file is (/proc/self/fd is not there)');
     if (!roots.some((root) => inside(opened, root))) return unusable(name, 'the file links outside WORKPLAN_ROOTS');
     const tooLarge = `the file is larger than ${LIMITS.fileBytes / 1024 / 1024} MiB`;
     if (stat.size > LIMITS.fileBytes) return unusable(name, tooLarge);
-    // One byte more than it had: reading that far means it grew while the sync read it. Never
-    // more than the limit is read, whatever the file does meanwhile.
+    // One byte more than it had, to see it grew; never more than the limit is read.
     const buffer = Buffer.allocUnsafe(stat.size + 1);
     let size = 0;
     while (size < buffer.length) {
@@ -138,7 +138,11 @@ async function readText(real: string, name: string, roots: string[]): Promise<Wo
       if (bytesRead === 0) break;
       size += bytesRead;
     }
-    if (size > stat.size) return unusable(name, 'the file changed while the sync read it; the next sync reads it again');
+    // Grown, shrunk or rewritten in place meanwhile: half a file would look like removed tasks.
+    const after = await handle.stat();
+    if (size !== stat.size || after.size !== stat.size || after.mtimeMs !== stat.mtimeMs) {
+      return unusable(name, 'the file changed while the sync read it; the next sync reads it again');
+    }
     const bytes = buffer.subarray(0, size);
     if (!isUtf8(bytes)) return unusable(name, 'the file is not UTF-8 text', lineOfFirstBadByte(bytes));
     return { path: `${WORKPLAN_DIR}/${name}`, name, text: bytes.toString('utf8').replace(/^\uFEFF/, '') };

@@ -4,7 +4,7 @@
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { workstreamStatus, type TaskStatus, type WorkstreamStatus } from '../operations/statuses.ts';
 
-export const WORKPLAN_ID = /^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d+$/;
+const WORKPLAN_ID = /^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d+$/;
 /** The longest prefix of a file name that is an id, ending the name or followed by - _ . or a space. */
 const ID_PREFIX = /^([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d+)(?=$|[-_. ])/;
 const TOPIC = /^[a-z0-9][a-z0-9._-]{0,99}$/;
@@ -15,7 +15,7 @@ const MAX_ID = 100;
 const MAX_TITLE = 500;
 
 /** The box of a task line and the status it stands for. */
-export const BOXES: Readonly<Record<string, TaskStatus>> = { ' ': 'todo', '/': 'in_progress', '!': 'blocked', x: 'done', X: 'done', '-': 'cancelled' };
+const BOXES: Readonly<Record<string, TaskStatus>> = { ' ': 'todo', '/': 'in_progress', '!': 'blocked', x: 'done', X: 'done', '-': 'cancelled' };
 
 export interface Problem {
   /** 1-based; null for a problem of the whole file (too large, not UTF-8 text, a link out). */

@@ -4,7 +4,7 @@
 // then its tasks, then the workstream's status, so that a file which adds tasks and completes
 // its workstream adds them while the workstream still takes tasks.
 import type { Parsed } from './parse.ts';
-import { mergeField, type Transitions } from './merge.ts';
+import { mergeField } from './merge.ts';
 import type { Change, Conflict, Behind, Field, LineError, Missing, Value } from './report.ts';
 import type { Base, HubState, HubTask, HubWorkstream } from './state.ts';
 
@@ -57,7 +57,6 @@ export interface FileInput {
 export interface PlanContext {
   repo: { id: number; slug: string };
   state: HubState;
-  transitions: Transitions;
   /** For each workplan id, the one file of this sync that may declare it. */
   owners: Map<string, string>;
   prune: boolean;
@@ -114,7 +113,7 @@ export function planFile(file: FileInput, ctx: PlanContext): FilePlan {
     plan.workstream = { id: ws.id, slug: ws.slug, base: { ...ws.source?.base }, stored: ws.source?.base, pathBefore: ws.source?.path ?? null };
     // A workstream made through the API without a repo: this repo's file claims it.
     if (!ws.source && ws.repo_id === null) {
-      set(plan, 'setWorkstream', item, undefined, 'repo', 'repo_id', ctx.repo.id, { from: null, to: ctx.repo.slug });
+      setWorkstream(plan, 'repo', 'repo_id', ctx.repo.id, { from: null, to: ctx.repo.slug });
     }
     if (ws.source && ws.source.path !== file.path) plan.changes.push({ item, change: 'updated', field: 'file', from: ws.source.path, to: file.path });
   } else {
@@ -123,23 +122,23 @@ export function planFile(file: FileInput, ctx: PlanContext): FilePlan {
     plan.steps.push({
       kind: 'createWorkstream',
       item,
-      values: { slug: wp.id.toLowerCase(), title: wp.title, topic_id: topicId, repo_id: ctx.repo.id, repo_goal_id: wp.repoGoal, status: 'planned' },
+      values: { slug: wp.id.toLowerCase(), title: wp.title, topic_id: topicId, repo_id: ctx.repo.id, repo_goal_id: wp.repoGoal },
       change: { item, change: 'created' },
       conflict: { item, file: wp.title, hub: null },
     });
   }
   const wsBase = plan.workstream.base;
-  if (merge(plan, item, 'title', wsBase, wp.title, hub.title)) set(plan, 'setWorkstream', item, undefined, 'title', 'title', wp.title, { from: hub.title, to: wp.title });
-  if (merge(plan, item, 'topic', wsBase, wp.topic, hub.topic)) set(plan, 'setWorkstream', item, undefined, 'topic', 'topic_id', topicId, { from: hub.topic, to: wp.topic });
+  if (merge(plan, item, 'title', wsBase, wp.title, hub.title)) setWorkstream(plan, 'title', 'title', wp.title, { from: hub.title, to: wp.title });
+  if (merge(plan, item, 'topic', wsBase, wp.topic, hub.topic)) setWorkstream(plan, 'topic', 'topic_id', topicId, { from: hub.topic, to: wp.topic });
   if (merge(plan, item, 'repo_goal', wsBase, wp.repoGoal, hub.repo_goal)) {
-    set(plan, 'setWorkstream', item, undefined, 'repo_goal', 'repo_goal_id', wp.repoGoal, { from: hub.repo_goal, to: wp.repoGoal });
+    setWorkstream(plan, 'repo_goal', 'repo_goal_id', wp.repoGoal, { from: hub.repo_goal, to: wp.repoGoal });
   }
 
   planTasks(plan, ctx, ws, wp.tasks);
 
-  const refused = ctx.transitions.refusal('workstream', hub.status, wp.status);
+  const refused = ctx.state.transitions.refusal('workstream', hub.status, wp.status);
   if (merge(plan, item, 'status', wsBase, wp.status, hub.status, refused)) {
-    set(plan, 'setWorkstream', item, undefined, 'status', 'status', wp.status, { from: hub.status, to: wp.status });
+    setWorkstream(plan, 'status', 'status', wp.status, { from: hub.status, to: wp.status });
   }
   return plan;
 }
@@ -193,7 +192,7 @@ function planTasks(plan: FilePlan, ctx: PlanContext, ws: HubWorkstream | undefin
     }
     const base = plan.tasks.get(line.key)!.base;
     if (merge(plan, item, 'title', base, line.title, hub.title)) titles.push(step('setTask', item, line.key, 'title', 'title', line.title, base, { from: hub.title, to: line.title }));
-    const refused = ctx.transitions.refusal('task', hub.status, line.status);
+    const refused = ctx.state.transitions.refusal('task', hub.status, line.status);
     if (merge(plan, item, 'status', base, line.status, hub.status, refused)) {
       statuses.push(step('setTask', item, line.key, 'status', 'status', line.status, base, { from: hub.status, to: line.status }));
     }
@@ -254,7 +253,9 @@ function step(kind: Step['kind'], item: string, key: string | undefined, field: 
   };
 }
 
-function set(plan: FilePlan, kind: Step['kind'], item: string, key: string | undefined, field: Field, column: NonNullable<Step['column']>, value: unknown, shown: { from: Value; to: Value }): void {
-  const s = step(kind, item, key, field, column, shown.to, field === 'repo' ? undefined : plan.workstream!.base, shown);
+/** Writes `value` to a column of the file's workstream, reported as `field` going from `shown.from` to `shown.to`. */
+function setWorkstream(plan: FilePlan, field: Field, column: NonNullable<Step['column']>, value: unknown, shown: { from: Value; to: Value }): void {
+  // The repo a workstream is claimed for has no base: it is not a field of the file.
+  const s = step('setWorkstream', plan.workplanId!, undefined, field, column, shown.to, field === 'repo' ? undefined : plan.workstream!.base, shown);
   plan.steps.push({ ...s, value });
 }

@@ -41,6 +41,7 @@ export interface HubState {
   topics: Map<string, number>;
   /** The repo of each goal the files name. */
   goalRepos: Map<number, number>;
+  transitions: Transitions;
 }
 
 /**
@@ -88,7 +89,7 @@ export async function readWorkstreams(q: Queryable, slugs: string[], repoId: num
 }
 
 /** Everything a sync of one repo plans against, read once without locks. */
-export async function readState(q: Queryable, repoId: number, slugs: string[], topics: string[], goals: number[]): Promise<HubState & { transitions: Transitions }> {
+export async function readState(q: Queryable, repoId: number, slugs: string[], topics: string[], goals: number[]): Promise<HubState> {
   const { workstreams, tasks } = await readWorkstreams(q, slugs, repoId, false);
   const tp = await q.query<{ slug: string; id: number }>('SELECT slug, id FROM statehub.topics WHERE slug = ANY($1::text[])', [topics]);
   const rg = await q.query<{ id: number; repo_id: number }>('SELECT id, repo_id FROM statehub.repo_goals WHERE id = ANY($1::bigint[])', [goals]);

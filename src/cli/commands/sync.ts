@@ -1,7 +1,7 @@
 // statehub sync [SLUG...] [--all] [--dry-run] [--prune] [--json]
 // Runs the consistency engine (docs/workplans.md) for each repo through the operation the API
 // runs, and prints a summary per repo, or each report as one JSON line. Exit: 0 reconciled,
-// 1 a file invalid or in conflict or a repo that could not be synced, 2 usage or configuration.
+// 1 a file invalid or in conflict, a prune refused or a repo not synced, 2 usage or configuration.
 import { ConfigError, loadConfig, requireDatabaseUrl } from '../../config.ts';
 import { createDb, type Db } from '../../db.ts';
 import { createLogger } from '../../logger.ts';
