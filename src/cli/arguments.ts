@@ -3,6 +3,7 @@
 import { InvalidArgumentError } from 'commander';
 import { durationWithin, SINCE_RANGE, type DurationRange } from '../durations.ts';
 import { subjectPattern } from '../pump/tools/subject-pattern.ts';
+import { SLUG_PATTERN, SLUG_RULE } from '../slug.ts';
 import { TOKEN_NAME_PATTERN } from '../tokens.ts';
 
 /** Runs check, turning whatever it throws into a usage error with the same message. */
@@ -26,7 +27,7 @@ export function positiveInt(text: string): number {
 
 /** A repo slug, as the hub spells them. */
 export function repoSlug(text: string): string {
-  if (!/^[a-z0-9][a-z0-9._-]{0,99}$/.test(text)) throw new InvalidArgumentError(`"${text}" is not a repo slug (lowercase letters, digits, ".", "_" or "-")`);
+  if (!SLUG_PATTERN.test(text)) throw new InvalidArgumentError(`"${text}" is not a repo slug (${SLUG_RULE})`);
   return text;
 }
 

@@ -2,6 +2,7 @@
 // values (an id is a number); the HTTP adapter reads path and query text into them
 // (src/api/route.ts). Outputs describe the JSON a result becomes.
 import { z } from 'zod';
+import { SLUG_PATTERN, SLUG_RULE } from '../slug.ts';
 
 export const MAX_PAGE = 500;
 
@@ -29,7 +30,7 @@ export const text = (options: { min?: number; max: number; trim?: boolean }) => 
 
 export const slug = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'lowercase letters, digits, ".", "_" or "-", at most 100, starting with a letter or digit');
+  .regex(SLUG_PATTERN, SLUG_RULE);
 export const title = text({ min: 1, max: 500 });
 export const description = text({ max: 10_000, trim: false });
 

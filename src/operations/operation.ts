@@ -1,6 +1,7 @@
 // What an operation is: one use case, with its input and output schemas, the SQL it runs and a
 // plain result. It knows no transport: src/api and src/mcp bind operations to their own forms.
 import type { z } from 'zod';
+import type { Config } from '../config.ts';
 import type { Db } from '../db.ts';
 
 /** What operations read from the configuration: the same for every call in one process. */
@@ -10,6 +11,9 @@ export interface Settings {
 }
 
 export const noSettings: Settings = { workplanRoots: [] };
+
+/** The settings of a process configured by `config`. */
+export const settingsOf = (config: Config): Settings => ({ workplanRoots: config.WORKPLAN_ROOTS });
 
 export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodType = z.ZodType> {
   /** What it does, in one line (the HTTP summary; the start of a tool's description). */

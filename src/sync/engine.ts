@@ -74,7 +74,7 @@ function resultOf(plan: FilePlan, applied: Applied | null): Result {
     errors: plan.errors,
   };
   return {
-    file: { path: plan.path, workplan_id: plan.workplanId, workstream_id: plan.workstream?.id ?? null, outcome: outcomeOf(lists), ...lists },
+    file: { path: plan.path, workplan_id: plan.workplanId, workstream_id: plan.workstream?.id ?? null, outcome: outcomeOf(lists, done.some((s) => s.kind === 'createWorkstream')), ...lists },
     missing: plan.missing.map((m) =>
       pruned.has(m.item) ? { ...m, status: 'cancelled', pruned: true }
       : notPruned.has(m.item) ? { ...m, prune_refused: `the database refuses it: ${notPruned.get(m.item)}` }

@@ -3,11 +3,11 @@
 // a workplan or the problems out, each problem with the line it is on.
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { workstreamStatus, type TaskStatus, type WorkstreamStatus } from '../operations/statuses.ts';
+import { SLUG_PATTERN } from '../slug.ts';
 
 const WORKPLAN_ID = /^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d+$/;
 /** The longest prefix of a file name that is an id, ending the name or followed by - _ . or a space. */
 const ID_PREFIX = /^([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d+)(?=$|[-_. ])/;
-const TOPIC = /^[a-z0-9][a-z0-9._-]{0,99}$/;
 const TASK_KEY = /^T\d{1,9}$/;
 export const MAX_TASKS = 2000;
 /** The workstream slug is the id in lower case, and a slug has at most 100 characters. */
@@ -217,7 +217,7 @@ export function parseWorkplan(fileName: string, text: string): Parsed {
   const topicField = field('topic');
   const topic = topicField.value;
   if (topic === null) problems.push({ line: topicField.line, message: 'topic is missing: give "topic:" with the slug of an existing topic' });
-  else if (typeof topic !== 'string' || !TOPIC.test(topic)) problems.push({ line: topicField.line, message: 'topic must be a topic slug (lowercase letters, digits, ".", "_" or "-")' });
+  else if (typeof topic !== 'string' || !SLUG_PATTERN.test(topic)) problems.push({ line: topicField.line, message: 'topic must be a topic slug (lowercase letters, digits, ".", "_" or "-")' });
 
   const goalField = field('repo_goal');
   const repoGoal = goalField.value;

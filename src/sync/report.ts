@@ -88,11 +88,11 @@ export type FileReport = z.infer<typeof fileReport>;
 export type Missing = z.infer<typeof missing>;
 export type SyncReport = z.infer<typeof syncReport>;
 
-/** The outcome of a file: invalid, else conflict, else created, updated or unchanged. */
-export function outcomeOf(r: Pick<FileReport, 'changes' | 'conflicts' | 'errors'>): z.infer<typeof outcome> {
+/** The outcome of a file: invalid, else conflict, else created (its workstream), updated or unchanged. */
+export function outcomeOf(r: Pick<FileReport, 'changes' | 'conflicts' | 'errors'>, createdWorkstream: boolean): z.infer<typeof outcome> {
   if (r.errors.length) return 'invalid';
   if (r.conflicts.length) return 'conflict';
-  if (r.changes.some((c) => c.change === 'created' && !c.item.includes(' '))) return 'created';
+  if (createdWorkstream) return 'created';
   return r.changes.length ? 'updated' : 'unchanged';
 }
 

@@ -6,6 +6,7 @@ import { createDb } from '../../db.ts';
 import { createLogger } from '../../logger.ts';
 import { createMcpServer } from '../../mcp/server.ts';
 import { handleSignals } from '../../shutdown.ts';
+import { settingsOf } from '../../operations/operation.ts';
 
 export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadConfig(env);
@@ -17,7 +18,7 @@ export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<num
   );
   // The process runs as the user who started it, with that user's DATABASE_URL: its tools are
   // every tool, and the database role decides what it may change.
-  const server = createMcpServer(db, { canWrite: true, log, settings: { workplanRoots: config.WORKPLAN_ROOTS } });
+  const server = createMcpServer(db, { canWrite: true, log, settings: settingsOf(config) });
   const shutdown = handleSignals(log, 15_000, [
     { name: 'mcp server', run: () => server.close() },
     { name: 'database pool', run: () => db.close() },

@@ -11,6 +11,7 @@ import { handleSignals, type Step } from '../../shutdown.ts';
 import { StartStoppedError } from '../../start/server-process.ts';
 import { pumpConfig, startBackingServices } from '../../start/services.ts';
 import { banner } from '../../start/banner.ts';
+import { settingsOf } from '../../operations/operation.ts';
 
 export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadConfig(env);
@@ -27,7 +28,7 @@ export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<num
     const db = createApiDb(config, services.databaseUrl, log);
     steps.unshift({ name: 'database pool', run: () => db.close() });
     const access = accessSettings(config);
-    const api = await listenApi(db, log, config.HOST, config.PORT, { access, settings: { workplanRoots: config.WORKPLAN_ROOTS } });
+    const api = await listenApi(db, log, config.HOST, config.PORT, { access, settings: settingsOf(config) });
     steps.unshift({ name: 'http server', run: () => api.close() });
 
     // The pump runs in-process and never shares the API's pool.

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, requireDatabaseUrl } from '../../config.ts';
 import { createDb, type Db } from '../../db.ts';
 import { createLogger } from '../../logger.ts';
 import { toOperationError } from '../../operations/errors.ts';
-import type { Settings } from '../../operations/operation.ts';
+import { settingsOf, type Settings } from '../../operations/operation.ts';
 import { repos } from '../../operations/repos.ts';
 import { workplans } from '../../operations/workplans.ts';
 import type { SyncReport } from '../../sync/report.ts';
@@ -67,7 +67,7 @@ export async function run(command: SyncCommand, env: NodeJS.ProcessEnv): Promise
   if (config.WORKPLAN_ROOTS.length === 0) {
     throw new ConfigError('invalid configuration: WORKPLAN_ROOTS is not set: give the directories sync may read workplan files from, colon-separated');
   }
-  const settings: Settings = { workplanRoots: config.WORKPLAN_ROOTS };
+  const settings = settingsOf(config);
   // stdout carries the reports only (--json is read by programs).
   const log = createLogger(config.LOG_LEVEL, { component: 'sync' }, { allToStderr: true });
   const db = createDb({ connectionString: requireDatabaseUrl(config), max: 2, applicationName: 'statehub-sync', statementTimeoutMs: config.API_STATEMENT_TIMEOUT }, log);
