@@ -5,17 +5,17 @@
 -- Why not NOTIFY on every event: a transaction that notified takes one cluster-wide lock
 -- at commit and holds it across the WAL flush, so concurrent notifying commits serialize
 -- (measured here: 0.40x the plain commit rate, against 0.81x for the outbox insert alone).
--- While the pump is draining (statehub.outbox_pump_state.draining) it polls anyway and the
+-- While the pump is busy (statehub.outbox_pump_state.busy) it polls anyway and the
 -- notification is skipped.
 --
 -- The handshake: every writer takes the advisory lock 162289259 in shared mode before
--- reading draining and keeps it until its transaction ends. A pump about to go idle sets
--- draining = false, then takes the same lock exclusively: once it has it, every writer that
--- read draining = true has committed or rolled back, and one more drain picks up its rows.
+-- reading busy and keeps it until its transaction ends. A pump about to go idle sets
+-- busy = false, then takes the same lock exclusively: once it has it, every writer that
+-- read busy = true has committed or rolled back, and one more drain picks up its rows.
 -- 162289259 = hashtext('statehub.outbox.wake'), written as a literal so it never depends on
 -- the hash function of a PostgreSQL version.
 --
--- Under REPEATABLE READ or SERIALIZABLE the writer would read draining from a snapshot that
+-- Under REPEATABLE READ or SERIALIZABLE the writer would read busy from a snapshot that
 -- may predate the pump's switch to idle, so such transactions always notify.
 
 CREATE OR REPLACE FUNCTION statehub.tg_outbox__wake_pump() RETURNS trigger
@@ -24,7 +24,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock_shared(162289259);
   IF current_setting('transaction_isolation') <> 'read committed'
-     OR NOT coalesce((SELECT s.draining FROM statehub.outbox_pump_state s), false) THEN
+     OR NOT coalesce((SELECT s.busy FROM statehub.outbox_pump_state s), false) THEN
     -- Constant channel and payload: PostgreSQL folds identical notifications of one
     -- transaction into one, however many events it recorded.
     PERFORM pg_notify('statehub_outbox', '');
@@ -33,10 +33,20 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION statehub.tg_outbox__wake_pump() IS
-  'AFTER INSERT (statement) on outbox: takes advisory lock 162289259 shared, then NOTIFY statehub_outbox unless the pump is draining. See docs/capture.md.';
+  'AFTER INSERT (statement) on outbox: takes advisory lock 162289259 shared, then NOTIFY statehub_outbox unless the pump is busy. See docs/capture.md.';
 
 DROP TRIGGER IF EXISTS _900_wake_pump ON statehub.outbox;
-CREATE TRIGGER _900_wake_pump AFTER INSERT ON statehub.outbox
-  FOR EACH STATEMENT EXECUTE FUNCTION statehub.tg_outbox__wake_pump();
-COMMENT ON TRIGGER _900_wake_pump ON statehub.outbox IS
-  'Wakes an idle pump after events are recorded (statehub.tg_outbox__wake_pump).';
+DO $$
+BEGIN
+  -- Migrating one step at a time (migrate up --count) below migrations/0007, the flag is still
+  -- called draining: no wake-up trigger then (the pump's poll finds the events).
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                  WHERE attrelid = 'statehub.outbox_pump_state'::regclass AND attname = 'busy' AND NOT attisdropped) THEN
+    RETURN;
+  END IF;
+  CREATE TRIGGER _900_wake_pump AFTER INSERT ON statehub.outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION statehub.tg_outbox__wake_pump();
+  COMMENT ON TRIGGER _900_wake_pump ON statehub.outbox IS
+    'Wakes an idle pump after events are recorded (statehub.tg_outbox__wake_pump).';
+END;
+$$;

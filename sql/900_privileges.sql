@@ -8,8 +8,9 @@
 --                  event. Its writes still capture, because the capture functions are
 --                  SECURITY DEFINER, owned by the migrating role. No TRUNCATE, REFERENCES or
 --                  TRIGGER on anything.
---   statehub_pump  reads the outbox, updates only the delivery bookkeeping columns and the
---                  draining flag, prunes published rows through statehub.prune_outbox().
+--   statehub_pump  reads the outbox (never writes it: rows are immutable), appends batch rows,
+--                  parks events and releases them (requeue, skip), sets the busy flag, prunes
+--                  delivered rows through statehub.prune_outbox().
 
 -- Roles are cluster-wide: create them once, tolerate a concurrent creator.
 DO $$
@@ -53,7 +54,7 @@ REVOKE EXECUTE ON FUNCTION
   statehub.tg_domain_goals__check_repo_links(),
   statehub.tg_tasks__check_workstream_open(),
   statehub.cancel_stale_tasks(boolean),
-  statehub.prune_outbox(interval)
+  statehub.prune_outbox(interval, bigint, integer)
 FROM PUBLIC;
 
 -- statehub_api: the hub's tables and their identity sequences, and the consistency engine's
@@ -86,11 +87,22 @@ GRANT SELECT ON statehub.status_transitions TO statehub_api;
 GRANT SELECT ON statehub.stale_tasks TO statehub_api;
 GRANT EXECUTE ON FUNCTION statehub.activate_domain_goal(bigint), statehub.cancel_stale_tasks(boolean) TO statehub_api;
 
--- statehub_pump: the outbox, bookkeeping columns only.
+-- statehub_pump: reads the outbox; writes only the delivery bookkeeping (migrations/0007).
+-- Batch rows are appended, never changed; parked rows change state (requeue, skip, publish).
 GRANT SELECT ON statehub.outbox TO statehub_pump;
-GRANT UPDATE (attempts, last_error, published_at, stream, stream_seq, failed_at) ON statehub.outbox TO statehub_pump;
-GRANT SELECT, UPDATE (draining, updated_at) ON statehub.outbox_pump_state TO statehub_pump;
-GRANT EXECUTE ON FUNCTION statehub.prune_outbox(interval) TO statehub_pump;
+GRANT EXECUTE ON FUNCTION statehub.prune_outbox(interval, bigint, integer) TO statehub_pump;
+DO $$
+BEGIN
+  -- Not there yet when migrating one step at a time (migrate up --count) below 0007.
+  IF to_regclass('statehub.outbox_batches') IS NULL THEN
+    RETURN;
+  END IF;
+  GRANT SELECT, INSERT ON statehub.outbox_batches TO statehub_pump;
+  GRANT USAGE ON SEQUENCE statehub.outbox_batches_id_seq TO statehub_pump;
+  GRANT SELECT, INSERT, UPDATE (state, error, skip_reason, stream, stream_seq, updated_at) ON statehub.outbox_parked TO statehub_pump;
+  GRANT SELECT, UPDATE (busy, updated_at) ON statehub.outbox_pump_state TO statehub_pump;
+END;
+$$;
 
 -- Bearer tokens: the API checks one through statehub.authenticate_token() and reads nothing
 -- else of statehub.api_tokens (no grant on the table). Tokens are created and revoked by the

@@ -2,11 +2,13 @@
 // role's writes capture but it cannot touch the outbox or delete anything; the pump role writes
 // bookkeeping only; an oversize event fails the transition that produced it.
 import { expect } from 'chai';
+import { requeueFailed, skipFailed } from '../src/cli/tools/parked.ts';
+import { pruneDelivered } from '../src/cli/tools/prune.ts';
 import type { Queryable } from '../src/db.ts';
-import { setDraining } from '../src/pump/outbox.ts';
-
-const PRUNE_OUTBOX_SQL = 'SELECT statehub.prune_outbox($1::interval) AS deleted';
+import { openDelta, readPosition, recordBatch, setBusy } from '../src/pump/outbox.ts';
 import { useTestDatabase } from './helpers/database.ts';
+
+const PRUNE_OUTBOX_SQL = 'SELECT events_deleted FROM statehub.prune_outbox($1::interval)';
 
 describe('outbox privileges and invariants', () => {
   const t = useTestDatabase();
@@ -54,9 +56,11 @@ describe('outbox privileges and invariants', () => {
     const attempts = [
       "INSERT INTO statehub.outbox (subject, ordering_key, attributes) VALUES ('org.statehub.forged.event', 'x', '{}')",
       "UPDATE statehub.outbox SET attributes = '{}'",
-      "UPDATE statehub.outbox SET published_at = now(), stream = 's', stream_seq = 1",
       'DELETE FROM statehub.outbox',
-      'UPDATE statehub.outbox_pump_state SET draining = true',
+      "INSERT INTO statehub.outbox_batches (snapshot, events, published, duplicates, parked) VALUES (pg_current_snapshot(), 0, 0, 0, 0)",
+      "INSERT INTO statehub.outbox_parked (outbox_id, ordering_key, state, error) VALUES (1, 'x', 'failed', 'forged')",
+      "UPDATE statehub.outbox_parked SET state = 'skipped', skip_reason = 'x'",
+      'UPDATE statehub.outbox_pump_state SET busy = true',
       "SELECT statehub.prune_outbox('0')",
     ];
     for (const sql of attempts) expect(await sqlState(asRole('statehub_api', (q) => q.query(sql))), sql).to.equal('42501');
@@ -93,47 +97,45 @@ describe('outbox privileges and invariants', () => {
     expect(rows).to.deep.equal([]);
   });
 
-  it('roles — the pump role reads the outbox and updates only the bookkeeping columns and the draining flag', async () => {
+  it('roles — the pump role reads the outbox and writes only the delivery bookkeeping and the busy flag', async () => {
     const wsId = await newWorkstream();
     await t.db.query("UPDATE statehub.workstreams SET status = 'completed' WHERE id = $1", [wsId]);
     const [event] = await eventsFor(wsId);
     await asRole('statehub_pump', async (q) => {
-      await q.query("UPDATE statehub.outbox SET attempts = attempts + 1, last_error = 'timeout' WHERE id = $1", [event!.id]);
-      await q.query("UPDATE statehub.outbox SET published_at = now(), stream = 'S', stream_seq = 7, last_error = NULL WHERE id = $1", [event!.id]);
-      await setDraining(q, true);
-      await setDraining(q, false);
+      // What the pump does with a delta whose one event failed: park it and record the batch.
+      const previous = await readPosition(q);
+      const { delta, rows } = await openDelta(q, previous.snapshot, 1000);
+      expect(rows.map((r) => r.id)).to.include(event!.id);
+      await recordBatch(q, {
+        previous, snapshot: delta.snapshot, events: rows.length, acks: [], firstId: delta.firstId, lastId: delta.lastId, startedAt: new Date(),
+        parked: rows.map((r) => ({ id: r.id, key: r.ordering_key, state: 'failed' as const, error: 'refused' })),
+      });
+      // What an operator does with the pump's login.
+      expect((await requeueFailed(q, [event!.id])).changed).to.deep.equal([event!.id]);
+      await q.query("UPDATE statehub.outbox_parked SET state = 'failed' WHERE outbox_id = $1", [event!.id]);
+      expect((await skipFailed(q, [event!.id], 'test')).changed).to.deep.equal([event!.id]);
+      await setBusy(q, true);
+      await setBusy(q, false);
     });
-    const { rows } = await t.db.query('SELECT attempts, stream_seq FROM statehub.outbox WHERE id = $1', [event!.id]);
-    expect(rows).to.deep.equal([{ attempts: 1, stream_seq: 7 }]);
+    const { rows } = await t.db.query('SELECT state, skip_reason FROM statehub.outbox_parked WHERE outbox_id = $1', [event!.id]);
+    expect(rows).to.deep.equal([{ state: 'skipped', skip_reason: 'test' }]);
 
     const refused = [
       "UPDATE statehub.outbox SET subject = 'org.statehub.other'",
       "UPDATE statehub.outbox SET attributes = '{}'",
       "UPDATE statehub.outbox SET ordering_key = 'x'",
       'UPDATE statehub.outbox SET event_id = gen_random_uuid()',
+      "UPDATE statehub.outbox SET txid = '3'",
       "INSERT INTO statehub.outbox (subject, ordering_key, attributes) VALUES ('org.statehub.forged', 'x', '{}')",
       'DELETE FROM statehub.outbox',
+      'UPDATE statehub.outbox_batches SET events = 0',
+      'DELETE FROM statehub.outbox_batches',
+      "UPDATE statehub.outbox_parked SET ordering_key = 'x'",
+      'UPDATE statehub.outbox_parked SET outbox_id = 1',
+      'DELETE FROM statehub.outbox_parked',
       "UPDATE statehub.workstreams SET title = 'pump'",
     ];
     for (const sql of refused) expect(await sqlState(asRole('statehub_pump', (q) => q.query(sql))), sql).to.equal('42501');
-  });
-
-  it('prune_outbox — deletes published rows older than the age, never pending or failed ones', async () => {
-    const ids: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      const wsId = await newWorkstream();
-      await t.db.query("UPDATE statehub.workstreams SET status = 'completed' WHERE id = $1", [wsId]);
-      ids.push((await eventsFor(wsId))[0]!.id);
-    }
-    const [old, recent, pending, failed] = ids;
-    await t.db.query("UPDATE statehub.outbox SET published_at = now() - interval '40 days', stream = 'S', stream_seq = id WHERE id = $1", [old]);
-    await t.db.query("UPDATE statehub.outbox SET published_at = now() - interval '1 day', stream = 'S', stream_seq = id WHERE id = $1", [recent]);
-    await t.db.query("UPDATE statehub.outbox SET failed_at = now() - interval '40 days', last_error = 'bad' WHERE id = $1", [failed]);
-    // Published rows from earlier tests are younger than 30 days and stay too.
-    const deleted = await asRole('statehub_pump', (q) => q.query<{ deleted: number }>(PRUNE_OUTBOX_SQL, ['30 days']));
-    expect(deleted.rows).to.deep.equal([{ deleted: 1 }]);
-    const left = await t.db.query<{ id: number }>('SELECT id FROM statehub.outbox WHERE id = ANY($1) ORDER BY id', [ids]);
-    expect(left.rows.map((r) => r.id)).to.deep.equal([recent, pending, failed]);
   });
 
   it('prune_outbox — refuses a negative age (22023)', async () => {
@@ -161,5 +163,56 @@ describe('outbox privileges and invariants', () => {
       await t.db.query('DROP TRIGGER _500_capture_oversize ON statehub.topics');
       await t.db.query('DROP FUNCTION public.tg_topics__capture_oversize()');
     }
+  });
+});
+
+// Its own database: pruning stops at the first row younger than the age, so the rows here must
+// be the only ones.
+describe('outbox pruning', () => {
+  const p = useTestDatabase();
+
+  it('prune_outbox — deletes delivered events older than the age in bounded steps, never undelivered, failed or waiting ones', async () => {
+    const insert = async (age: string) =>
+      (
+        await p.db.query<{ id: number }>(
+          `INSERT INTO statehub.outbox (subject, ordering_key, attributes, occurred_at)
+           VALUES ('org.statehub.workstream.completed', 'workstream:' || $1, '{}', now() - $1::interval) RETURNING id`,
+          [age],
+        )
+      ).rows[0]!.id;
+    const batch = (age: string) =>
+      p.db.query(
+        `INSERT INTO statehub.outbox_batches (previous_id, snapshot, events, published, duplicates, parked, finished_at)
+         SELECT max(id), pg_current_snapshot(), 0, 0, 0, 0, now() - $1::interval FROM statehub.outbox_batches`,
+        [age],
+      );
+    const old = [await insert('40 days'), await insert('40 days'), await insert('40 days')];
+    const failed = await insert('40 days');
+    const waiting = await insert('40 days');
+    const skipped = await insert('40 days');
+    const recent = await insert('1 day');
+    await p.db.query(
+      `INSERT INTO statehub.outbox_parked (outbox_id, ordering_key, state, error, skip_reason)
+       VALUES ($1, 'k', 'failed', 'bad', NULL), ($2, 'k', 'waiting', NULL, NULL), ($3, 'j', 'skipped', 'bad', 'given up')`,
+      [failed, waiting, skipped],
+    );
+    await batch('40 days');
+    await batch('35 days');
+    await batch('0 days'); // the pump's position: it has passed everything above
+    const undelivered = await insert('40 days'); // committed after the position
+
+    // Steps of two rows, so several calls.
+    const result = await p.db.tx(async (q) => (await q.query('SET LOCAL ROLE statehub_pump'), pruneDelivered(q, 30 * 86_400_000, 2)));
+    expect(result).to.deep.equal({ events: 4, batches: 2 }); // the 40- and 35-day batch rows
+    const { rows: left } = await p.db.query<{ id: number }>('SELECT id FROM statehub.outbox ORDER BY id');
+    expect(left.map((r) => r.id)).to.deep.equal([failed, waiting, recent, undelivered]);
+    expect(old.every((id) => !left.some((r) => r.id === id))).to.equal(true);
+    const { rows: parked } = await p.db.query('SELECT outbox_id FROM statehub.outbox_parked ORDER BY outbox_id');
+    expect(parked.map((r) => r.outbox_id)).to.not.include(skipped);
+    const { rows: batches } = await p.db.query<{ n: number }>('SELECT count(*)::int AS n FROM statehub.outbox_batches');
+    expect(batches[0]!.n, 'the origin (made by the migration just now) and the newest are kept').to.equal(2);
+    const { rows: pruneAll } = await p.db.query('SELECT * FROM statehub.prune_outbox($1::interval)', ['0']);
+    expect(pruneAll[0]!.done).to.equal(true);
+    expect((await readPosition(p.db)).batchId, 'the newest batch stays').to.be.a('number');
   });
 });

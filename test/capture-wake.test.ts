@@ -1,10 +1,10 @@
 // The pump's wake-up (sql/800_wake_pump.sql): at most one NOTIFY per transaction, none
-// while the pump is draining, and the advisory-lock handshake that makes skipping it safe.
+// while the pump is busy, and the advisory-lock handshake that makes skipping it safe.
 // Notifications only leave on commit, so these tests commit and listen on their own client.
 import { expect } from 'chai';
 import pg from 'pg';
 import { WAKE_CHANNEL, WAKE_LOCK_KEY, WAKE_PAYLOAD } from '../src/events/wake.ts';
-import { setDraining as writeDraining, writersSettled } from '../src/pump/outbox.ts';
+import { setBusy as writeBusy, writersSettled } from '../src/pump/outbox.ts';
 import type { Queryable } from '../src/db.ts';
 import { useTestDatabase } from './helpers/database.ts';
 
@@ -39,7 +39,7 @@ describe('pump wake-up', () => {
       [`ws-${++n}`, topicId])).rows[0]!.id;
   const complete = (id: number, q: Queryable = t.db) =>
     q.query("UPDATE statehub.workstreams SET status = 'completed' WHERE id = $1", [id]);
-  const setDraining = (draining: boolean) => writeDraining(t.db, draining);
+  const setBusy = (busy: boolean) => writeBusy(t.db, busy);
   const outboxCount = async (subject: string) =>
     (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM statehub.outbox WHERE subject = $1', [subject])).rows[0]!.n;
 
@@ -52,7 +52,7 @@ describe('pump wake-up', () => {
     });
     await listener.query(`LISTEN ${listener.escapeIdentifier(WAKE_CHANNEL)}`);
   });
-  afterEach(() => setDraining(false));
+  afterEach(() => setBusy(false));
 
   it('wake-up — a lone transition notifies an idle pump once, on the constant channel and payload', async () => {
     const id = await newWorkstream();
@@ -83,8 +83,8 @@ describe('pump wake-up', () => {
     expect(got).to.have.length(1);
   });
 
-  it('wake-up — no notification while the pump is draining, but the event is recorded', async () => {
-    await setDraining(true);
+  it('wake-up — no notification while the pump is busy, but the event is recorded', async () => {
+    await setBusy(true);
     const id = await newWorkstream();
     const before = await outboxCount('org.statehub.workstream.completed');
     const got = await notificationsDuring(() => complete(id));
@@ -92,8 +92,8 @@ describe('pump wake-up', () => {
     expect(await outboxCount('org.statehub.workstream.completed')).to.equal(before + 1);
   });
 
-  it('wake-up — a REPEATABLE READ writer notifies even while the pump is draining (its snapshot may predate the switch)', async () => {
-    await setDraining(true);
+  it('wake-up — a REPEATABLE READ writer notifies even while the pump is busy (its snapshot may predate the switch)', async () => {
+    await setBusy(true);
     const id = await newWorkstream();
     const writer = await connect();
     const got = await notificationsDuring(async () => {
@@ -111,17 +111,17 @@ describe('pump wake-up', () => {
     const locked = () => writersSettled(pump, WAKE_LOCK_KEY);
     const id = await newWorkstream();
 
-    await setDraining(true);
+    await setBusy(true);
     await writer.query('BEGIN');
-    await complete(id, writer); // reads draining = true: no NOTIFY, lock kept
-    await setDraining(false); // the pump is about to go idle
+    await complete(id, writer); // reads busy = true: no NOTIFY, lock kept
+    await setBusy(false); // the pump is about to go idle
     expect(await locked()).to.equal(false);
 
     const got = await notificationsDuring(() => writer.query('COMMIT'));
-    expect(got, 'the writer saw draining = true').to.deep.equal([]);
+    expect(got, 'the writer saw busy = true').to.deep.equal([]);
     expect(await locked()).to.equal(true);
     // With the lock, one last drain finds the event the writer did not announce.
-    const { rows } = await pump.query("SELECT 1 FROM statehub.outbox WHERE attributes->>'workstream_id' = $1 AND published_at IS NULL", [String(id)]);
+    const { rows } = await pump.query("SELECT 1 FROM statehub.outbox WHERE attributes->>'workstream_id' = $1", [String(id)]);
     expect(rows).to.have.length(1);
   });
 });

@@ -45,9 +45,10 @@ interface OutboxRow {
   ordering_key: string;
   subject: string;
   occurred_at: Date;
-  published_at: Date | null;
+  /** The batch that delivered it: its stream and sequence range; null while pending. */
   stream: string | null;
-  stream_seq: number | null;
+  first_seq: number | null;
+  last_seq: number | null;
 }
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, alive?: () => void): Promise<T> {
@@ -236,12 +237,16 @@ describe('end to end: API transition → outbox → pump → JetStream → durab
 
     expect(new Set(received.map((r) => r.subject))).to.deep.equal(new Set(SUBJECTS), 'all five subjects are covered');
 
-    // Every row reaches published, with the stream and sequence the consumer saw.
-    const rows = await until('the pump to mark all six rows published', 10_000, async () => {
+    // Every row is delivered by a batch whose stream and sequence range hold what the consumer saw.
+    const rows = await until('the pump to record all six rows delivered', 10_000, async () => {
       const { rows } = await tdb.db.query<OutboxRow>(
-        'SELECT event_id, ordering_key, subject, occurred_at, published_at, stream, stream_seq FROM statehub.outbox ORDER BY id',
+        `SELECT o.event_id, o.ordering_key, o.subject, o.occurred_at, b.stream, b.first_seq, b.last_seq
+           FROM statehub.outbox o
+           LEFT JOIN LATERAL (SELECT * FROM statehub.outbox_batches b WHERE pg_visible_in_snapshot(o.txid, b.snapshot)
+                               ORDER BY b.id LIMIT 1) AS b ON true
+          ORDER BY o.id`,
       );
-      return rows.length === expected.length && rows.every((r) => r.published_at !== null) ? rows : undefined;
+      return rows.length === expected.length && rows.every((r) => r.stream !== null) ? rows : undefined;
     });
 
     // Only order per entity is promised (docs/nats-event-subjects.md); events of different
@@ -281,8 +286,8 @@ describe('end to end: API transition → outbox → pump → JetStream → durab
       expect(e.attributes, `${where}: attribute values`).to.deep.equal(attributes);
 
       expect(row.subject).to.equal(subject);
-      expect(row.stream, `${where}: outbox stream`).to.equal(STREAM);
-      expect(row.stream_seq, `${where}: outbox stream_seq`).to.equal(r.seq);
+      expect(row.stream, `${where}: its batch's stream`).to.equal(STREAM);
+      expect(r.seq, `${where}: inside its batch's sequence range`).to.be.within(row.first_seq!, row.last_seq!);
     });
 
     expect(new Set(received.map((r) => r.envelope.id)).size, 'ids are distinct').to.equal(expected.length);

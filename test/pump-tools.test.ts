@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { connect, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import { main } from '../src/cli/main.ts';
-import { prunePublished } from '../src/pump/tools/prune.ts';
-import { requeueFailed } from '../src/pump/tools/requeue.ts';
-import { outboxStatus } from '../src/pump/tools/status.ts';
+import { requeueFailed } from '../src/cli/tools/parked.ts';
+import { pruneDelivered } from '../src/cli/tools/prune.ts';
+import { outboxStatus } from '../src/cli/tools/status.ts';
 import { runCli, type CliResult } from './helpers/cli.ts';
 import { writeCredsFiles } from './helpers/creds.ts';
 import { useTestDatabase } from './helpers/database.ts';
@@ -24,7 +24,9 @@ const DAY = 86_400_000;
 interface Seed {
   subject?: string;
   occurredAgo?: number;
+  /** Published this long ago: the row is passed, and a batch row records it. */
   publishedAgo?: number;
+  /** Parked as failed with this error (and passed). */
   failed?: string;
 }
 
@@ -50,7 +52,8 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
   });
 
   beforeEach(async function () {
-    await t.db.query('TRUNCATE statehub.outbox');
+    await t.db.query('TRUNCATE statehub.outbox, statehub.outbox_parked');
+    await t.db.query('DELETE FROM statehub.outbox_batches WHERE previous_id IS NOT NULL'); // all but the origin
     await jsm.streams.purge(STREAM);
   });
 
@@ -69,24 +72,38 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
     return { decision_id: n, title: `Decision ${n}`, topic_id: null, workstream_id: null, decided_by: 'ops', rationale_snippet: 'because' };
   }
 
-  /** Inserts outbox rows in order; returns their ids and event ids. */
+  /**
+   * Inserts outbox rows in order; returns their ids and event ids. Delivered ones (published or
+   * failed) carry txid 3, which every snapshot sees, so they are passed whatever their order;
+   * pending ones keep their real txid, which the batches recorded here (all with the origin's
+   * snapshot) do not see.
+   */
   async function seed(rows: Seed[]): Promise<Array<{ id: number; event_id: string }>> {
     const out: Array<{ id: number; event_id: string }> = [];
     for (const [i, r] of rows.entries()) {
       const subject = r.subject ?? COMPLETED;
-      const published = r.publishedAgo !== undefined;
+      const delivered = r.publishedAgo !== undefined || r.failed !== undefined;
       const { rows: inserted } = await t.db.query<{ id: number; event_id: string }>(
-        `INSERT INTO statehub.outbox (subject, ordering_key, attributes, occurred_at, attempts, last_error,
-                                      published_at, stream, stream_seq, failed_at)
-         VALUES ($1, $2, $3, now() - $4::bigint * interval '1 ms', $5, $6,
-                 CASE WHEN $7 THEN now() - $8::bigint * interval '1 ms' END,
-                 CASE WHEN $7 THEN 'ACTIVITY_EVENTS' END, CASE WHEN $7 THEN $9::bigint END,
-                 CASE WHEN $6::text IS NOT NULL THEN now() END)
+        `INSERT INTO statehub.outbox (subject, ordering_key, attributes, occurred_at, txid)
+         VALUES ($1, $2, $3, now() - $4::bigint * interval '1 ms', CASE WHEN $5 THEN '3'::xid8 ELSE pg_current_xact_id() END)
          RETURNING id, event_id`,
-        [subject, `entity:${i}`, attributesFor(subject, i + 1), r.occurredAgo ?? 0, r.failed ? 3 : published ? 1 : 0,
-         r.failed ?? null, published, r.publishedAgo ?? 0, 1000 + i],
+        [subject, `entity:${i}`, attributesFor(subject, i + 1), r.occurredAgo ?? 0, delivered],
       );
-      out.push(inserted[0]!);
+      const row = inserted[0]!;
+      if (r.failed !== undefined) {
+        await t.db.query(`INSERT INTO statehub.outbox_parked (outbox_id, ordering_key, state, error) VALUES ($1, $2, 'failed', $3)`, [row.id, `entity:${i}`, r.failed]);
+      }
+      if (r.publishedAgo !== undefined) {
+        await t.db.query(
+          `INSERT INTO statehub.outbox_batches (previous_id, snapshot, events, published, duplicates, parked, first_id, last_id,
+                                                stream, first_seq, last_seq, finished_at)
+           SELECT max(id), (SELECT snapshot FROM statehub.outbox_batches ORDER BY id LIMIT 1), 1, 1, 0, 0, $1, $1,
+                  'ACTIVITY_EVENTS', $2, $2, now() - $3::bigint * interval '1 ms'
+             FROM statehub.outbox_batches`,
+          [row.id, 1000 + i, r.publishedAgo],
+        );
+      }
+      out.push(row);
     }
     return out;
   }
@@ -97,7 +114,7 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
   }
 
   describe('outbox status', function () {
-    it('reports pending count, oldest pending age, failed count and the last published row', async function () {
+    it('reports pending count, oldest pending age, failed events and the keys they block, and the last batch', async function () {
       const ids = await seed([
         { occurredAgo: 10 * 60_000 },
         { occurredAgo: 5 * 60_000 },
@@ -112,94 +129,132 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
       expect(s.failed).to.equal(2);
       expect(s.oldest_pending_id).to.equal(ids[0]!.id);
       expect(s.oldest_pending_age_ms).to.be.within(10 * 60_000, 10 * 60_000 + 30_000);
-      expect(s.last_published).to.include({ id: ids[6]!.id, event_id: ids[6]!.event_id, subject: 'org.statehub.decision.resolved' });
+      expect(s.blocked_key_count).to.equal(2);
+      expect(s.blocked_keys.map((k) => [k.ordering_key, k.failed_id, k.error, k.waiting])).to.deep.equal([
+        ['entity:3', ids[3]!.id, 'catalog says no', 0],
+        ['entity:4', ids[4]!.id, 'stream refused', 0],
+      ]);
+      expect(s.last_batch).to.include({ events: 1, stream: 'ACTIVITY_EVENTS', first_seq: 1006, last_seq: 1006 });
 
       const json = await cli(['outbox', 'status', '--json']);
       expect(json.code, json.stderr).to.equal(0);
-      expect(JSON.parse(json.stdout)).to.deep.include({ pending: 3, failed: 2, oldest_pending_id: ids[0]!.id });
+      expect(JSON.parse(json.stdout)).to.deep.include({ pending: 3, failed: 2, oldest_pending_id: ids[0]!.id, blocked_key_count: 2 });
 
       const human = await cli(['outbox', 'status']);
       expect(human.code, human.stderr).to.equal(0);
       expect(human.stdout).to.match(/^pending: +3 \(oldest 10m/m);
-      expect(human.stdout).to.match(/^failed: +2/m);
-      expect(human.stdout).to.include(`id ${ids[6]!.id}, org.statehub.decision.resolved`);
+      expect(human.stdout).to.match(/^failed: +2, 0 waiting behind them, 2 key\(s\) blocked/m);
+      expect(human.stdout).to.match(/^last batch: .*1 event\(s\), ACTIVITY_EVENTS #1006–1006/m);
+      expect(human.stdout).to.match(new RegExp(`^  blocked entity:3 for .* by event ${ids[3]!.id} \\(0 waiting\\): catalog says no$`, 'm'));
     });
 
-    it('reports an empty outbox as zero pending and never published', async function () {
+    it('reports an empty outbox as zero pending, and the origin batch as the last one', async function () {
       const s = await outboxStatus(t.db);
-      expect(s).to.deep.equal({ pending: 0, oldest_pending_age_ms: null, oldest_pending_id: null, failed: 0, last_published: null });
+      expect(s).to.deep.include({ pending: 0, oldest_pending_age_ms: null, oldest_pending_id: null, failed: 0, waiting: 0, blocked_keys: [], blocked_key_count: 0 });
+      expect(s.last_batch).to.include({ events: 0, stream: null });
+    });
+
+    it('--event says where one event is: pending, published (stream and sequences), failed; exit 1 for an unknown one', async function () {
+      const [pending, published, failed] = await seed([{}, { publishedAgo: 1000 }, { failed: 'refused' }]);
+      const ask = async (id: string) => {
+        const r = await cli(['outbox', 'status', '--event', id, '--json']);
+        expect(r.code, r.stderr).to.equal(0);
+        return JSON.parse(r.stdout);
+      };
+      expect(await ask(pending!.event_id)).to.include({ state: 'pending', outbox_id: pending!.id });
+      // Seeded as delivered before any batch: the origin batch (the migration's summary) delivered it.
+      expect(await ask(published!.event_id)).to.include({ state: 'published', outbox_id: published!.id });
+      expect(await ask(failed!.event_id)).to.include({ state: 'failed', error: 'refused' });
+      const text = await cli(['outbox', 'status', '--event', failed!.event_id]);
+      expect(text.stdout).to.match(new RegExp(`^event ${failed!.event_id} \\(outbox id ${failed!.id}, .*\\): failed since .*: refused\n$`));
+      const unknown = await cli(['outbox', 'status', '--event', randomUUID()]);
+      expect(unknown.code).to.equal(1);
+      expect(unknown.stderr).to.match(/no event .* in the outbox/);
     });
   });
 
   describe('outbox requeue', function () {
-    it('clears failed_at and last_error of the chosen failed rows only', async function () {
-      const [a, b, pending, published] = await seed([{ failed: 'bad a' }, { failed: 'bad b' }, {}, { publishedAgo: 1000 }]);
-      const result = await requeueFailed(t.db, { ids: [a!.id, pending!.id, 99_999] });
-      expect(result).to.deep.equal({ requeued: [a!.id], skipped: [pending!.id, 99_999] });
+    it('makes the chosen failed events waiting, and leaves every other id alone', async function () {
+      const [a, b, pending] = await seed([{ failed: 'bad a' }, { failed: 'bad b' }, {}, { publishedAgo: 1000 }]);
+      const result = await requeueFailed(t.db, [a!.id, pending!.id, 99_999]);
+      expect(result).to.deep.equal({ changed: [a!.id], ignored: [pending!.id, 99_999] });
 
-      const { rows } = await t.db.query('SELECT id, failed_at, last_error, published_at FROM statehub.outbox ORDER BY id');
-      expect(rows[0]).to.include({ failed_at: null, last_error: null });
-      expect(rows[1]!.failed_at).to.be.instanceOf(Date);
-      expect(rows[1]!.last_error).to.equal('bad b');
-      expect(rows[3]!.published_at).to.be.instanceOf(Date);
+      const { rows } = await t.db.query('SELECT outbox_id, state, error FROM statehub.outbox_parked ORDER BY outbox_id');
+      expect(rows).to.deep.equal([
+        { outbox_id: a!.id, state: 'waiting', error: 'bad a' },
+        { outbox_id: b!.id, state: 'failed', error: 'bad b' },
+      ]);
 
       const all = await cli(['outbox', 'requeue', '--all']);
       expect(all.code, all.stderr).to.equal(0);
-      expect(all.stdout).to.include(`requeued 1 failed row(s): ${b!.id}`);
+      expect(all.stdout).to.include(`requeued 1 failed event(s): ${b!.id}`);
       const after = await outboxStatus(t.db);
-      expect(after).to.include({ failed: 0, pending: 3 });
-      expect(after.last_published?.id).to.equal(published!.id);
+      expect(after).to.include({ failed: 0, waiting: 2, pending: 1 });
+
+      const byId = await cli(['outbox', 'requeue', String(a!.id)]);
+      expect(byId.stdout).to.include(`requeued 0 failed event(s)\nnot failed (waiting, published, skipped, never parked or absent), left alone: ${a!.id}`);
+    });
+
+    it('skip needs a reason and records it', async function () {
+      const [a] = await seed([{ failed: 'bad a' }]);
+      const noReason = await cli(['outbox', 'skip', String(a!.id)]);
+      expect(noReason.code).to.equal(2);
+      const skipped = await cli(['outbox', 'skip', String(a!.id), '--reason', 'replaced by hand']);
+      expect(skipped.code, skipped.stderr).to.equal(0);
+      expect(skipped.stdout).to.equal(`skipped 1 failed event(s): ${a!.id}\n`);
+      const { rows } = await t.db.query('SELECT state, skip_reason, error FROM statehub.outbox_parked');
+      expect(rows).to.deep.equal([{ state: 'skipped', skip_reason: 'replaced by hand', error: 'bad a' }]);
     });
   });
 
   describe('outbox prune', function () {
-    it('deletes only published rows older than the cutoff, never pending or failed ones', async function () {
+    it('deletes only delivered events older than the cutoff, never pending or failed ones', async function () {
       const ids = await seed([
         { occurredAgo: 41 * DAY, publishedAgo: 40 * DAY },
-        { occurredAgo: 11 * DAY, publishedAgo: 10 * DAY },
         { occurredAgo: 60 * DAY },
         { occurredAgo: 60 * DAY, failed: 'old failure' },
+        { occurredAgo: 11 * DAY, publishedAgo: 10 * DAY },
         { occurredAgo: DAY, publishedAgo: DAY },
       ]);
-      expect(await prunePublished(t.db, 30 * DAY)).to.equal(1);
+      expect(await pruneDelivered(t.db, 30 * DAY)).to.deep.equal({ events: 1, batches: 1 });
       const left = async () => (await t.db.query<{ id: number }>('SELECT id FROM statehub.outbox ORDER BY id')).rows.map((r) => r.id);
       expect(await left()).to.deep.equal([ids[1]!.id, ids[2]!.id, ids[3]!.id, ids[4]!.id]);
 
       const run = await cli(['outbox', 'prune', '--older-than', '5d']);
       expect(run.code, run.stderr).to.equal(0);
-      expect(run.stdout).to.equal('pruned 1 published row(s)\n');
-      expect(await left()).to.deep.equal([ids[2]!.id, ids[3]!.id, ids[4]!.id]);
+      expect(run.stdout).to.equal('pruned 1 delivered event(s) and 1 batch row(s)\n');
+      expect(await left()).to.deep.equal([ids[1]!.id, ids[2]!.id, ids[4]!.id]);
     });
 
-    it('keeps the newest published row, so outbox status still says when the last publish was', async function () {
-      const [, newest] = await seed([{ publishedAgo: 50 * DAY }, { publishedAgo: 40 * DAY }, { occurredAgo: DAY }]);
-      expect(await prunePublished(t.db, 30 * DAY)).to.equal(1);
+    it('keeps the newest batch row, so outbox status still says when the pump last recorded a delta', async function () {
+      await seed([{ occurredAgo: 50 * DAY, publishedAgo: 50 * DAY }, { occurredAgo: 40 * DAY, publishedAgo: 40 * DAY }, { occurredAgo: DAY }]);
+      expect(await pruneDelivered(t.db, 30 * DAY)).to.deep.equal({ events: 2, batches: 1 }); // the 50-day batch row
       const status = await cli(['outbox', 'status']);
-      expect(status.stdout).to.match(new RegExp(`last published: .*id ${newest!.id}`));
+      expect(status.stdout).to.match(/last batch: .*\(40d ago\)/);
       expect(status.stdout).not.to.match(/never/);
     });
 
     it('defaults to OUTBOX_RETENTION', async function () {
-      await seed([{ publishedAgo: 3 * DAY }, { publishedAgo: DAY }]);
+      await seed([{ occurredAgo: 3 * DAY, publishedAgo: 3 * DAY }, { occurredAgo: DAY, publishedAgo: DAY }]);
       const run = await cli(['outbox', 'prune'], { OUTBOX_RETENTION: '2d' });
       expect(run.code, run.stderr).to.equal(0);
-      expect(run.stdout).to.equal('pruned 1 published row(s)\n');
+      expect(run.stdout).to.match(/^pruned 1 delivered event\(s\)/);
     });
   });
 
   describe("the pump's database role", function () {
     it('is enough for status, requeue and prune (prune goes through statehub.prune_outbox)', async function () {
-      const [failed, , old] = await seed([{ failed: 'bad' }, {}, { publishedAgo: 40 * DAY }, { publishedAgo: DAY }]);
+      const [failed, , old] = await seed([{ failed: 'bad' }, {}, { occurredAgo: 40 * DAY, publishedAgo: 40 * DAY }, { publishedAgo: DAY }]);
       const result = await t.db.tx(async (q) => {
         await q.query('SET LOCAL ROLE statehub_pump');
         const status = await outboxStatus(q);
-        const requeued = await requeueFailed(q, { all: true });
-        const pruned = await prunePublished(q, 30 * DAY);
+        const requeued = await requeueFailed(q, 'all');
+        const pruned = await pruneDelivered(q, 30 * DAY);
         return { status, requeued, pruned };
       });
       expect(result.status).to.include({ pending: 1, failed: 1 });
-      expect(result.requeued.requeued).to.deep.equal([failed!.id]);
-      expect(result.pruned).to.equal(1);
+      expect(result.requeued.changed).to.deep.equal([failed!.id]);
+      expect(result.pruned.events).to.equal(1);
       const { rows } = await t.db.query('SELECT 1 FROM statehub.outbox WHERE id = $1', [old!.id]);
       expect(rows).to.have.length(0);
     });
@@ -214,11 +269,15 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
         { publishedAgo: 3000 },
         {},
       ]);
-      const before = (await t.db.query('SELECT id, published_at, stream_seq FROM statehub.outbox ORDER BY id')).rows;
+      const bookkeeping = async () => [
+        (await t.db.query('SELECT * FROM statehub.outbox_batches ORDER BY id')).rows,
+        (await t.db.query('SELECT * FROM statehub.outbox_parked ORDER BY outbox_id')).rows,
+      ];
+      const before = await bookkeeping();
 
       const dry = await cli(['replay', '--subject', COMPLETED, '--dry-run']);
       expect(dry.code, dry.stderr).to.equal(0);
-      expect(dry.stdout).to.include('1 matching row(s) are pending or failed');
+      expect(dry.stdout).to.include('1 matching row(s) are not published (pending, parked or skipped)');
       expect(dry.stdout).to.include(`would re-publish 3 row(s) (ids ${ids[0]!.id}..${ids[3]!.id})`);
       expect(await streamCount()).to.equal(0);
 
@@ -245,7 +304,7 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
       expect(envelope.attributes.workstream_id).to.equal(4);
       expect(last.header.get('Nats-Msg-Id')).to.match(new RegExp(`^${ids[3]!.event_id}:replay:`));
 
-      const after = (await t.db.query('SELECT id, published_at, stream_seq FROM statehub.outbox ORDER BY id')).rows;
+      const after = await bookkeeping();
       expect(after).to.deep.equal(before);
     });
 
@@ -371,8 +430,12 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
         ['outbox', 'frobnicate'],
         ['outbox', 'status', '--bogus'],
         ['outbox', 'requeue'],
-        ['outbox', 'requeue', '--id', 'x'],
-        ['outbox', 'requeue', '--id', '1', '--all'],
+        ['outbox', 'requeue', 'x'],
+        ['outbox', 'requeue', '1', '--all'],
+        ['outbox', 'skip', '1'],
+        ['outbox', 'skip', '--reason', 'why'],
+        ['outbox', 'skip', '1', '--reason', '  '],
+        ['outbox', 'status', '--event', 'not-a-uuid'],
         ['outbox', 'prune', '--older-than', 'soon'],
         ['replay'],
         ['replay', '--since', 'yesterday'],

@@ -7,7 +7,7 @@ import { DEFAULT_PUBLISHER, type Envelope } from '../src/events/catalog.ts';
 import { silentLogger } from '../src/logger.ts';
 import { startPump, StreamConfigError, type PumpHandle } from '../src/pump/index.ts';
 import type { NatsServer } from './helpers/nats-server.ts';
-import { countRows, delay, insertWorkstreamRows, readStream, usePump, waitFor } from './helpers/pump.ts';
+import { allDelivered, countRows, delay, insertWorkstreamRows, PUBLISHED, publishedEventIds, readStream, usePump, waitFor } from './helpers/pump.ts';
 import pg from 'pg';
 
 describe('pump: outbox to JetStream', function () {
@@ -19,21 +19,32 @@ describe('pump: outbox to JetStream', function () {
     ({ nats, nc, pump } = f);
   });
 
-  /** Every published row is in the stream exactly once, and nothing else is. */
+  /**
+   * Every published row is in the stream exactly once, nothing else is, and each sits inside the
+   * sequence range its batch (the first whose snapshot sees it) recorded.
+   */
   async function expectStreamMatchesOutbox(): Promise<Map<string, number>> {
     const messages = await readStream(nc);
     const ids = messages.map((m) => m.msgId);
     expect(new Set(ids).size, 'distinct ids in the stream').to.equal(ids.length);
-    const { rows } = await f.db.query<{ event_id: string; stream_seq: number }>(
-      'SELECT event_id, stream_seq FROM statehub.outbox WHERE published_at IS NOT NULL',
-    );
-    expect(messages.length, 'messages in the stream').to.equal(rows.length);
+    const published = await publishedEventIds(f.db);
+    expect([...ids].sort(), 'the stream holds exactly the published events').to.deep.equal([...published].sort());
     const seqById = new Map(messages.map((m) => [m.msgId!, m.seq]));
-    for (const r of rows) expect(seqById.get(r.event_id), `stream_seq of ${r.event_id}`).to.equal(r.stream_seq);
+    const { rows } = await f.db.query<{ event_id: string; stream: string; first_seq: number; last_seq: number }>(
+      `SELECT o.event_id, b.stream, b.first_seq, b.last_seq FROM statehub.outbox o
+         CROSS JOIN LATERAL (SELECT * FROM statehub.outbox_batches b WHERE pg_visible_in_snapshot(o.txid, b.snapshot)
+                              ORDER BY b.id LIMIT 1) AS b
+        WHERE ${PUBLISHED}`,
+    );
+    expect(rows).to.have.length(published.length);
+    for (const r of rows) {
+      expect(r.stream, `stream of ${r.event_id}'s batch`).to.equal('ACTIVITY_EVENTS');
+      expect(seqById.get(r.event_id), `sequence of ${r.event_id}`).to.be.within(r.first_seq, r.last_seq);
+    }
     return seqById;
   }
 
-  const allPublished = () => countRows(f.db, 'published_at IS NULL AND failed_at IS NULL').then((n) => n === 0);
+  const allPublished = () => allDelivered(f.db);
 
   it('publishes an event of each kind with the exact envelope, Nats-Msg-Id = envelope id', async function () {
     const events: Array<[string, string, Record<string, unknown>]> = [
@@ -57,17 +68,17 @@ describe('pump: outbox to JetStream', function () {
     expect(messages.map((m) => m.envelope)).to.deep.equal(expected);
     expect(messages.map((m) => m.msgId)).to.deep.equal(expected.map((e) => e.id));
     expect(messages.map((m) => m.subject)).to.deep.equal(expected.map((e) => e.type));
-    const { rows } = await f.db.query('SELECT stream, attempts, last_error FROM statehub.outbox');
-    for (const r of rows) expect(r).to.deep.equal({ stream: 'ACTIVITY_EVENTS', attempts: 1, last_error: null });
+    const { rows } = await f.db.query('SELECT sum(published)::int AS published, sum(parked)::int AS parked FROM statehub.outbox_batches WHERE previous_id IS NOT NULL');
+    expect(rows[0]).to.deep.equal({ published: 5, parked: 0 });
     await expectStreamMatchesOutbox();
   });
 
-  const draining = async () => (await f.db.query<{ draining: boolean }>('SELECT draining FROM statehub.outbox_pump_state')).rows[0]!.draining;
+  const busy = async () => (await f.db.query<{ busy: boolean }>('SELECT busy FROM statehub.outbox_pump_state')).rows[0]!.busy;
 
   /** Once idle, a lone row reaches the stream within a second: only a NOTIFY can wake the pump that fast. */
   async function expectNotifyWakesIt(times: number, offset: number): Promise<void> {
     for (let i = 0; i < times; i++) {
-      await waitFor('draining = false once the outbox stays empty', async () => !(await draining()), 5000);
+      await waitFor('busy = false once the outbox stays empty', async () => !(await busy()), 5000);
       const started = Date.now();
       await insertWorkstreamRows(f.db, 1, 1, offset + i);
       await waitFor('the lone row published', allPublished, 1000, 5);
@@ -105,9 +116,9 @@ describe('pump: outbox to JetStream', function () {
       );
       const lateId = rows[0]!.id;
       await insertWorkstreamRows(f.db, 20, 5, 1000);
-      await waitFor('the later rows published', () => countRows(f.db, `published_at IS NOT NULL AND id > ${lateId}`).then((n) => n === 20), 10_000);
+      await waitFor('the later rows published', () => countRows(f.db, `${PUBLISHED} AND id > ${lateId}`).then((n) => n === 20), 10_000);
       await late.query('COMMIT');
-      await waitFor('the late row published', () => countRows(f.db, `published_at IS NOT NULL AND id = ${lateId}`).then((n) => n === 1), 10_000);
+      await waitFor('the late row published', () => countRows(f.db, `${PUBLISHED} AND id = ${lateId}`).then((n) => n === 1), 10_000);
     } finally {
       await late.end();
     }
@@ -186,7 +197,7 @@ describe('pump: outbox to JetStream', function () {
     await nats.stop();
     for (let i = 0; i < 10; i++) await insertWorkstreamRows(f.db, 500, 300, 50_000 + i * 500);
     await delay(500);
-    expect(await countRows(f.db, 'published_at IS NULL')).to.equal(5000);
+    expect(await countRows(f.db, `NOT (${PUBLISHED})`)).to.equal(5000);
     await nats.start();
     await waitFor('5,000 rows published after NATS came back', allPublished, 60_000);
     expect(await countRows(f.db, 'true')).to.equal(before + 5000);

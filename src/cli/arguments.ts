@@ -2,7 +2,7 @@
 // commander's InvalidArgumentError, which the CLI prints with the usage before exiting 2.
 import { InvalidArgumentError } from 'commander';
 import { durationWithin, SINCE_RANGE, type DurationRange } from '../durations.ts';
-import { subjectPattern } from '../pump/tools/subject-pattern.ts';
+import { subjectPattern } from './tools/subject-pattern.ts';
 import { SLUG_PATTERN, SLUG_RULE } from '../slug.ts';
 import { TOKEN_NAME_PATTERN } from '../tokens.ts';
 
@@ -31,7 +31,7 @@ export function repoSlug(text: string): string {
   return text;
 }
 
-/** Collects a repeatable `--id N` into a list. */
+/** Collects outbox ids (a variadic argument) into a list. */
 export function idList(text: string, previous: number[] = []): number[] {
   return [...previous, positiveInt(text)];
 }
@@ -67,4 +67,17 @@ export function tokenName(text: string): string {
     throw new InvalidArgumentError(`expected lowercase letters, digits, ".", "_", "@" or "-" (at most 100, starting with a letter or digit), got "${text}"`);
   }
   return text;
+}
+
+/** An event's envelope id, a uuid. */
+export function eventId(text: string): string {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text)) throw new InvalidArgumentError(`expected an event id (a uuid), got "${text}"`);
+  return text.toLowerCase();
+}
+
+/** Why an operator skips an event: kept with it, so not empty and not a novel. */
+export function skipReason(text: string): string {
+  const reason = text.trim();
+  if (reason.length < 1 || reason.length > 2000) throw new InvalidArgumentError('the reason must be 1 to 2000 characters');
+  return reason;
 }

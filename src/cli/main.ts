@@ -8,7 +8,7 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { RETENTION_RANGE, TOKEN_LIFETIME_RANGE } from '../durations.ts';
 import { errorText } from '../error-text.ts';
 import { SCOPES, type Scope } from '../tokens.ts';
-import { durationIn, idList, positiveInt, repoSlug, since, subject, subjectFilter, tokenName } from './arguments.ts';
+import { durationIn, eventId, idList, positiveInt, repoSlug, since, skipReason, subject, subjectFilter, tokenName } from './arguments.ts';
 
 type Env = NodeJS.ProcessEnv;
 /** Makes an action that runs a command body and keeps the exit code it resolves to. */
@@ -172,34 +172,56 @@ function tokenCommand(runs: Runs, env: Env): Command {
 
 function outboxCommand(runs: Runs, env: Env): Command {
   const outbox = new Command('outbox')
-    .summary('outbox status | requeue | prune: backlog, failed rows, retention')
-    .description('Operating tools for statehub.outbox. Need DATABASE_URL (the pump\'s database role is enough).');
+    .summary('outbox status | requeue | skip | prune: backlog, failed events, retention')
+    .description('Operating tools for statehub.outbox and its delivery bookkeeping. Need DATABASE_URL (the pump\'s database role is enough).');
   const load = () => import('./commands/outbox.ts');
 
   outbox
     .command('status')
-    .summary('pending rows (backlog) and the age of the oldest, failed rows, the last published row')
-    .description('Pending rows (backlog) and the age and id of the oldest, failed rows, and the last published row.')
+    .summary('backlog and its oldest event, failed events and the keys they block, the last batch; or one event')
+    .description(
+      'Without --event: events the pump has not passed yet (and the age and id of the oldest), failed events ' +
+        'and the ordering keys they block, and the last batch the pump recorded. With --event: whether that ' +
+        'event is pending, published (stream and sequence), failed, waiting or skipped; exit 1 when the outbox does not have it.',
+    )
+    .option('--event <UUID>', 'one event, by its envelope id', eventId)
     .option('--json', 'print one JSON object instead of text')
-    .action(runs(async (options: { json?: true }) => (await load()).status({ json: options.json === true }, env)));
+    .action(runs(async (options: { json?: true; event?: string }) => (await load()).status({ json: options.json === true, event: options.event }, env)));
 
   outbox
     .command('requeue')
-    .summary('clears failed_at and last_error of failed rows so the pump retries them')
-    .description('Clears failed_at and last_error of failed rows so the pump retries them. Asking for one of the two options keeps a bare `requeue` from retrying everything by accident.')
-    .option('--id <N>', 'a failed row to requeue (repeatable)', idList)
-    .option('--all', 'every failed row')
+    .summary('publish failed events again, each before the events of its key waiting behind it')
+    .description(
+      'Gives failed events back to the pump: it publishes each one, then the events of its ordering key that wait ' +
+        'behind it, in order. Asking for IDs or --all keeps a bare `requeue` from retrying everything by accident.',
+    )
+    .addArgument(new Argument('[ID...]', 'outbox ids of failed events').argParser(idList))
+    .option('--all', 'every failed event')
     .action(
-      runs(async (options: { id?: number[]; all?: true }, cmd: Command) => {
-        if ((options.id ?? []).length > 0 === (options.all === true)) cmd.error('give either --id N (repeatable) or --all');
-        return (await load()).requeue(options.all ? { all: true } : { ids: options.id! }, env);
+      runs(async (ids: number[] | undefined, options: { all?: true }, cmd: Command) => {
+        if ((ids ?? []).length > 0 === (options.all === true)) cmd.error('give either failed event ids or --all');
+        return (await load()).requeue(options.all ? 'all' : ids!, env);
       }),
     );
 
   outbox
+    .command('skip')
+    .summary('give up on failed events (with a reason); the events waiting behind them are published')
+    .description(
+      'Gives up on failed events for good: they are never published, the reason is kept, and the events of their ' +
+        'ordering key that wait behind them are published, in order. Consumers will not see the skipped events.',
+    )
+    .addArgument(new Argument('<ID...>', 'outbox ids of failed events').argParser(idList))
+    .requiredOption('--reason <TEXT>', 'why (kept with the event, 1 to 2000 characters)', skipReason)
+    .action(runs(async (ids: number[], options: { reason: string }) => (await load()).skip({ ids, reason: options.reason }, env)));
+
+  outbox
     .command('prune')
-    .summary('deletes rows published longer ago than the age (default OUTBOX_RETENTION)')
-    .description('Deletes rows published longer ago than the age (default OUTBOX_RETENTION); pending and failed rows, and the newest published one, are never deleted.')
+    .summary('deletes delivered events older than the age (default OUTBOX_RETENTION)')
+    .description(
+      'Deletes delivered events that occurred longer ago than the age (default OUTBOX_RETENTION), and batch rows ' +
+        'of that age, in short steps. Events the pump has not passed, failed and waiting ones, and the newest batch row are never deleted.',
+    )
     .option('--older-than <AGE>', `a duration from ${RETENTION_RANGE.min} to ${RETENTION_RANGE.max}, e.g. 30d`, durationIn(RETENTION_RANGE))
     .action(runs(async (options) => (await load()).prune(options, env)));
 
@@ -213,7 +235,7 @@ function replayCommand(runs: Runs, env: Env): Command {
     .description(
       'Re-publishes already published outbox rows to the JetStream stream STREAM_NAME (needs NATS_URL). ' +
         'Filters combine (AND); at least one is required. Pending and failed rows are left to the pump ' +
-        '(see `statehub outbox requeue`). published_at and stream_seq keep recording the original publish.',
+        '(see `statehub outbox requeue`). The delivery bookkeeping keeps recording the original publish.',
     )
     .option('--from-id <N>', 'rows with id >= N', positiveInt)
     .option('--since <TIME>', 'rows that occurred at or after TIME: ISO (2025-01-31T09:00:00Z) or a duration back from now (2h)', (t) => since(t))

@@ -8,7 +8,7 @@ export const WAKE_PAYLOAD = '';
 
 /**
  * Advisory lock key (= hashtext('statehub.outbox.wake')). Writers hold it shared from the
- * moment they read `draining` until they commit. A pump that has set draining = false and
+ * moment they read `busy` until they commit. A pump that has set busy = false and
  * then obtains it exclusively knows every writer that skipped its NOTIFY has finished.
  */
 export const WAKE_LOCK_KEY = 162289259;

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { bearerChallenge, bearerOf } from '../bearer.ts';
 import type { Logger } from '../logger.ts';
 import { isLoopbackHost } from '../net.ts';
-import type { Backlog } from './outbox.ts';
+import type { Backlog } from './backlog.ts';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
@@ -39,10 +39,17 @@ export class PumpMetrics {
     const metric = (name: string, type: string, help: string, samples: string[]) =>
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
     if (backlog) {
-      metric('statehub_outbox_backlog', 'gauge', 'Outbox rows waiting to be published.', [`statehub_outbox_backlog ${backlog.pending}`]);
-      metric('statehub_outbox_failed', 'gauge', 'Outbox rows set aside as failed.', [`statehub_outbox_failed ${backlog.failed}`]);
-      metric('statehub_outbox_oldest_unpublished_age_seconds', 'gauge', 'Age of the oldest waiting outbox row.', [
+      metric('statehub_outbox_backlog', 'gauge', 'Committed events the pump has not passed yet.', [`statehub_outbox_backlog ${backlog.pending}`]);
+      metric('statehub_outbox_oldest_unpublished_age_seconds', 'gauge', 'Age of the oldest event the pump has not passed.', [
         `statehub_outbox_oldest_unpublished_age_seconds ${(backlog.oldestAgeMs ?? 0) / 1000}`,
+      ]);
+      metric('statehub_outbox_failed', 'gauge', 'Parked events that failed; each blocks its ordering key.', [`statehub_outbox_failed ${backlog.failed}`]);
+      metric('statehub_outbox_waiting', 'gauge', 'Parked events waiting behind a failed event of their key, or requeued.', [
+        `statehub_outbox_waiting ${backlog.waiting}`,
+      ]);
+      metric('statehub_outbox_blocked_keys', 'gauge', 'Ordering keys blocked by a failed event.', [`statehub_outbox_blocked_keys ${backlog.blockedKeys}`]);
+      metric('statehub_outbox_oldest_blocked_age_seconds', 'gauge', 'How long the longest-blocked key has been blocked; 0 when none.', [
+        `statehub_outbox_oldest_blocked_age_seconds ${(backlog.oldestBlockedAgeMs ?? 0) / 1000}`,
       ]);
     }
     metric('statehub_pump_published_total', 'counter', 'Events acknowledged by JetStream (duplicates included).', [

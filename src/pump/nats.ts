@@ -100,6 +100,9 @@ export function natsOptions(config: Config, files: NatsFiles, name = 'statehub')
     // The default (10) closes the connection for good after ~20 s of outage.
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
+    // By default every request builds two stack-trace errors up front in case it fails: a large
+    // share of a publisher's CPU (docs/benchmarks.md). Errors still say what failed.
+    noAsyncTraces: true,
   };
   // Credentials in NATS_URL (the first URL that has some) unless the variables name them.
   const inUrl = servers.find((s) => s.user !== undefined);

@@ -1,4 +1,4 @@
-// startPump wires the pump's parts together: listener, leader election, NATS link, loop and
+// startPump wires the pump's parts together: listener, leader election, NATS link, delivery and
 // metrics. `statehub pump` runs it under signal handling; `statehub start` runs it in-process.
 import { requireDatabaseUrl, type Config } from '../config.ts';
 import { createDb } from '../db.ts';
@@ -7,10 +7,11 @@ import { describe } from './backoff.ts';
 import { JetStreamLink } from './jetstream.ts';
 import { LeaderElection } from './leader.ts';
 import { OutboxListener } from './listener.ts';
-import { PumpLoop } from './loop.ts';
+import { backlog } from './backlog.ts';
+import { Delivery } from './delivery.ts';
 import { PumpMetrics, startMetricsServer, type Readiness } from './metrics.ts';
 import { readNatsFiles } from './nats.ts';
-import { backlog, setDraining } from './outbox.ts';
+import { readPosition, setBusy } from './outbox.ts';
 
 /** The pump cannot start: database unreachable or not migrated, metrics port taken. */
 export class PumpStartError extends Error {
@@ -30,7 +31,7 @@ export interface PumpHandle {
   readonly isLeader: boolean;
   readiness(): Readiness;
   /**
-   * Stops taking batches, waits (up to PUMP_SHUTDOWN_TIMEOUT) for in-flight acks and marks them,
+   * Takes no new delta, lets the one in flight finish and records it (up to PUMP_SHUTDOWN_TIMEOUT),
    * releases leadership, drains NATS, closes every connection. Idempotent.
    */
   stop(): Promise<void>;
@@ -40,14 +41,14 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   const url = requireDatabaseUrl(config);
   // Before any connection: a bad credentials or TLS file is a ConfigError (exit 2).
   const natsFiles = readNatsFiles(config);
-  // Bookkeeping commits need not wait for the disk: a mark lost in a crash only re-publishes
-  // rows that JetStream drops as duplicates, and the writers keep the fsyncs to themselves.
+  // Bookkeeping commits need not wait for the disk: a batch row lost in a crash only re-publishes
+  // its delta, which JetStream drops as duplicates, and the writers keep the fsyncs to themselves.
   const db = createDb({ connectionString: url, max: 4, applicationName: 'statehub-pump', statementTimeoutMs: 30_000, asyncCommit: true }, log);
   try {
-    await db.query('SELECT draining FROM statehub.outbox_pump_state');
+    await readPosition(db);
   } catch (err) {
     await db.close();
-    throw new PumpStartError(`cannot read statehub.outbox_pump_state (is the database up and migrated?): ${describe(err)}`, { cause: err });
+    throw new PumpStartError(`cannot read the delivery position in statehub.outbox_batches (is the database up and migrated?): ${describe(err)}`, { cause: err });
   }
 
   const metrics = new PumpMetrics();
@@ -58,7 +59,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
 
   const link = natsConfigured
     ? new JetStreamLink(config, natsFiles, log, {
-        onUsable: () => (loop.wake(), maybeReady()),
+        onUsable: () => (delivery.wake(), maybeReady()),
         onFatal: (err) => {
           fatal ??= err;
           log.error('pump cannot continue', { error: describe(err) });
@@ -72,20 +73,21 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
           connectionString: url,
           onChange: (isLeader) => {
             metrics.leader = isLeader;
-            loop.leadershipChanged(isLeader);
+            delivery.leadershipChanged(isLeader);
           },
           canPublish: () => link?.js !== undefined,
         },
         log,
       )
     : undefined;
-  const loop = new PumpLoop({
+  const delivery = new Delivery({
     db,
     log,
     metrics,
     batchSize: config.PUMP_BATCH_SIZE,
     pollIntervalMs: config.PUMP_POLL_INTERVAL,
-    publisher: { publisher: config.EVENT_PUBLISHER, maxInFlight: config.PUMP_MAX_IN_FLIGHT },
+    maxInFlight: config.PUMP_MAX_IN_FLIGHT,
+    publisher: config.EVENT_PUBLISHER,
     js: () => link?.js,
     isLeader: () => leader?.isLeader ?? false,
   });
@@ -93,8 +95,8 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
     {
       connectionString: url,
       onWake: (reason) => {
-        if (reason === 'notification') return loop.wake();
-        loop.reconnected();
+        if (reason === 'notification') return delivery.wake();
+        delivery.databaseConnected();
         maybeReady();
       },
     },
@@ -137,15 +139,18 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   let stopping: Promise<void> | undefined;
 
   async function shutdown(): Promise<void> {
-    log.info('pump stopping: finishing in-flight publishes');
+    log.info('pump stopping: finishing the delta in flight');
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), config.PUMP_SHUTDOWN_TIMEOUT)));
-    if ((await Promise.race([loop.stop(), timedOut])) === 'timeout') {
-      log.warn('in-flight publishes not settled in time; they will be re-published (deduplicated) on the next start');
+    const stopped = delivery.stop();
+    if ((await Promise.race([stopped, timedOut])) === 'timeout') {
+      log.warn('the delta in flight did not finish in time; it will be published again (JetStream drops what it already has)');
+      delivery.abandon();
+      await stopped;
     }
     clearTimeout(timer);
-    // Writers skip NOTIFY while draining is true; hand wake-ups back for whoever leads next.
-    if (leader?.isLeader && loop.flagMayBeSet) await setDraining(db, false).catch(() => undefined);
+    // Writers skip NOTIFY while busy is true; hand wake-ups back for whoever leads next.
+    if (leader?.isLeader && delivery.flagMayBeSet) await setBusy(db, false).catch(() => undefined);
     await leader?.stop();
     await link?.close();
     await listener.close();
@@ -169,7 +174,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   };
 
   listener.start();
-  loop.start();
+  delivery.start();
   leader?.start();
   try {
     await link?.start();

@@ -34,8 +34,42 @@ export async function insertWorkstreamRows(db: Queryable, count: number, keys = 
 }
 
 export async function countRows(db: Queryable, where: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM statehub.outbox WHERE ${where}`);
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM statehub.outbox o WHERE ${where}`);
   return rows[0]!.n;
+}
+
+/** SQL over outbox alias o: the pump has passed the row (its txid is visible in the newest batch). */
+export const PASSED = `pg_visible_in_snapshot(o.txid, (SELECT b.snapshot FROM statehub.outbox_batches b ORDER BY b.id DESC LIMIT 1))`;
+/** SQL over outbox alias o: passed and published (not parked, or published from the parked table). */
+export const PUBLISHED = `${PASSED} AND NOT EXISTS (SELECT 1 FROM statehub.outbox_parked p WHERE p.outbox_id = o.id AND p.state <> 'published')`;
+
+/** Committed rows the pump has not passed yet. */
+export const pendingCount = (db: Queryable) => countRows(db, `NOT (${PASSED})`);
+
+/** True when nothing is left for the pump: every row passed, and no parked event waits. */
+export async function allDelivered(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT (SELECT count(*) FROM statehub.outbox o WHERE NOT (${PASSED})) + (SELECT count(*) FROM statehub.outbox_parked WHERE state = 'waiting') AS n`,
+  );
+  return Number(rows[0]!.n) === 0;
+}
+
+/** The event ids the bookkeeping says are published, in id order. */
+export async function publishedEventIds(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ event_id: string }>(`SELECT o.event_id FROM statehub.outbox o WHERE ${PUBLISHED} ORDER BY o.id`);
+  return rows.map((r) => r.event_id);
+}
+
+export interface ParkedRow {
+  outbox_id: number;
+  ordering_key: string;
+  state: string;
+  error: string | null;
+}
+
+export async function parkedRows(db: Queryable): Promise<ParkedRow[]> {
+  const { rows } = await db.query<ParkedRow>('SELECT outbox_id, ordering_key, state, error FROM statehub.outbox_parked ORDER BY outbox_id');
+  return rows;
 }
 
 export interface StoredMessage {

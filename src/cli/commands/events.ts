@@ -1,8 +1,8 @@
 // statehub events tail [SUBJECT] [--since-start | --new]
 // src/cli/main.ts parses and checks the arguments.
 import { setTimeout as delay } from 'node:timers/promises';
-import { toolLogger, withJetStream } from '../../pump/tools/common.ts';
-import { tailEvents, type TailOptions } from '../../pump/tools/tail.ts';
+import { toolLogger, withJetStream } from '../tools/common.ts';
+import { tailEvents, type TailOptions } from '../tools/tail.ts';
 import { loadConfig } from '../../config.ts';
 import { handleSignals } from '../../shutdown.ts';
 

@@ -1,28 +1,45 @@
-// statehub outbox status [--json] | requeue (--id N ... | --all) | prune [--older-than 30d]
+// statehub outbox status [--event UUID] [--json] | requeue (ID... | --all) | skip ID... --reason TEXT | prune [--older-than 30d]
 // src/cli/main.ts parses and checks the arguments; these run the checked subcommands.
-import { withDatabase } from '../../pump/tools/common.ts';
-import { prunePublished } from '../../pump/tools/prune.ts';
-import { requeueFailed } from '../../pump/tools/requeue.ts';
-import { formatStatus, outboxStatus } from '../../pump/tools/status.ts';
+import { withDatabase } from '../tools/common.ts';
+import { requeueFailed, skipFailed, type ParkedChange } from '../tools/parked.ts';
+import { pruneDelivered } from '../tools/prune.ts';
+import { eventStatus, formatEventStatus, formatStatus, outboxStatus } from '../tools/status.ts';
 
-export async function status({ json }: { json: boolean }, env: NodeJS.ProcessEnv): Promise<number> {
+export async function status({ json, event }: { json: boolean; event?: string }, env: NodeJS.ProcessEnv): Promise<number> {
+  if (event !== undefined) {
+    const s = await withDatabase(env, 'outbox status', ({ db }) => eventStatus(db, event));
+    if (!s) {
+      process.stderr.write(`statehub outbox status: no event ${event} in the outbox (never captured, or pruned)\n`);
+      return 1;
+    }
+    process.stdout.write(json ? `${JSON.stringify(s)}\n` : formatEventStatus(s));
+    return 0;
+  }
   const s = await withDatabase(env, 'outbox status', ({ db }) => outboxStatus(db));
   process.stdout.write(json ? `${JSON.stringify(s)}\n` : formatStatus(s));
   return 0;
 }
 
-export async function requeue(which: { ids: number[] } | { all: true }, env: NodeJS.ProcessEnv): Promise<number> {
-  const result = await withDatabase(env, 'outbox requeue', ({ db }) => requeueFailed(db, which));
-  process.stdout.write(`requeued ${result.requeued.length} failed row(s)${result.requeued.length ? `: ${result.requeued.join(', ')}` : ''}\n`);
-  if (result.skipped.length > 0) {
-    process.stdout.write(`not failed (pending, published or absent), left alone: ${result.skipped.join(', ')}\n`);
+function report(verb: string, result: ParkedChange): void {
+  process.stdout.write(`${verb} ${result.changed.length} failed event(s)${result.changed.length ? `: ${result.changed.join(', ')}` : ''}\n`);
+  if (result.ignored.length > 0) {
+    process.stdout.write(`not failed (waiting, published, skipped, never parked or absent), left alone: ${result.ignored.join(', ')}\n`);
   }
+}
+
+export async function requeue(ids: number[] | 'all', env: NodeJS.ProcessEnv): Promise<number> {
+  report('requeued', await withDatabase(env, 'outbox requeue', ({ db }) => requeueFailed(db, ids)));
+  return 0;
+}
+
+export async function skip({ ids, reason }: { ids: number[]; reason: string }, env: NodeJS.ProcessEnv): Promise<number> {
+  report('skipped', await withDatabase(env, 'outbox skip', ({ db }) => skipFailed(db, ids, reason)));
   return 0;
 }
 
 /** olderThan in milliseconds; unset: OUTBOX_RETENTION. */
 export async function prune({ olderThan }: { olderThan?: number }, env: NodeJS.ProcessEnv): Promise<number> {
-  const deleted = await withDatabase(env, 'outbox prune', ({ db, config }) => prunePublished(db, olderThan ?? config.OUTBOX_RETENTION));
-  process.stdout.write(`pruned ${deleted} published row(s)\n`);
+  const r = await withDatabase(env, 'outbox prune', ({ db, config }) => pruneDelivered(db, olderThan ?? config.OUTBOX_RETENTION));
+  process.stdout.write(`pruned ${r.events} delivered event(s) and ${r.batches} batch row(s)\n`);
   return 0;
 }

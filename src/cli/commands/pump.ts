@@ -2,7 +2,7 @@
 import { loadConfig, requireDatabaseUrl } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
 import { startPump } from '../../pump/index.ts';
-import { notifySystemdReady } from '../../pump/readiness.ts';
+import { notifySystemdReady } from '../../pump/systemd.ts';
 import { handleSignals } from '../../shutdown.ts';
 
 export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<number> {

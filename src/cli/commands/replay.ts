@@ -2,8 +2,8 @@
 // src/cli/main.ts parses and checks the arguments (at least one filter).
 import { ConfigError } from '../../config.ts';
 import { readNatsFiles } from '../../pump/nats.ts';
-import { withDatabase, withJetStream } from '../../pump/tools/common.ts';
-import { countUndelivered, planReplay, replay, type ReplaySelection } from '../../pump/tools/replay.ts';
+import { withDatabase, withJetStream } from '../tools/common.ts';
+import { countUndelivered, planReplay, replay, type ReplaySelection } from '../tools/replay.ts';
 
 export interface ReplayCommandOptions {
   selection: ReplaySelection;
@@ -18,7 +18,7 @@ export async function run({ selection, dryRun, newIds }: ReplayCommandOptions, e
     const natsFiles = dryRun ? undefined : readNatsFiles(config);
     const undelivered = await countUndelivered(db, selection);
     if (undelivered > 0) {
-      process.stdout.write(`${undelivered} matching row(s) are pending or failed: left to the pump and \`outbox requeue\`\n`);
+      process.stdout.write(`${undelivered} matching row(s) are not published (pending, parked or skipped): left to the pump and to \`outbox requeue\`\n`);
     }
     if (dryRun) {
       const plan = await planReplay(db, selection);

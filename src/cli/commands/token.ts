@@ -1,7 +1,7 @@
 // statehub token create --name N --scope read|write [--expires 90d] | list [--json] | revoke NAME
 // src/cli/main.ts checks the arguments; these run them against DATABASE_URL, which must be a
 // role that may write statehub.api_tokens (the migrating role; the API's role may not).
-import { withDatabase, type ToolContext } from '../../pump/tools/common.ts';
+import { withDatabase, type ToolContext } from '../tools/common.ts';
 import { TOKEN_CACHE_MS } from '../../api/auth.ts';
 import { createToken, listTokens, revokeToken, stateOf, TokenError, type Scope, type TokenInfo, type TokenState } from '../../tokens.ts';
 

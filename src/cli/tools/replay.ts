@@ -1,7 +1,7 @@
 // `statehub replay`: re-publishes chosen, already published outbox rows to JetStream, e.g. after
 // a consumer lost data or the stream was purged. The envelope is rebuilt exactly as the pump
-// builds it, with the same id. Bookkeeping (published_at, stream_seq) is left as it is: it
-// records the original delivery, and replay only reports.
+// builds it, with the same id. The bookkeeping is left as it is: it records the original
+// delivery, and replay only reports.
 import type { JetStreamClient } from 'nats';
 import type { Queryable } from '../../db.ts';
 import { CatalogError, toEnvelope } from '../../events/catalog.ts';
@@ -44,19 +44,26 @@ interface Row {
   occurred_at: Date;
 }
 
+/**
+ * Published: passed by the pump (visible in the newest batch's snapshot) and not parked, or
+ * parked and published from there later. Failed, waiting and skipped events are not.
+ */
+const PUBLISHED = `pg_visible_in_snapshot(o.txid, (SELECT b.snapshot FROM statehub.outbox_batches b ORDER BY b.id DESC LIMIT 1))
+  AND NOT EXISTS (SELECT 1 FROM statehub.outbox_parked p WHERE p.outbox_id = o.id AND p.state <> 'published')`;
+
 function where(sel: ReplaySelection): { sql: string; params: unknown[] } {
   return {
-    sql: `($1::bigint IS NULL OR id >= $1) AND ($2::timestamptz IS NULL OR occurred_at >= $2)
-          AND ($3::text IS NULL OR subject ~ $3)`,
+    sql: `($1::bigint IS NULL OR o.id >= $1) AND ($2::timestamptz IS NULL OR o.occurred_at >= $2)
+          AND ($3::text IS NULL OR o.subject ~ $3)`,
     params: [sel.fromId ?? null, sel.since ?? null, sel.subject ? subjectPattern(sel.subject) : null],
   };
 }
 
-/** Matching rows that are pending or failed: replay leaves those to the pump and requeue. */
+/** Matching rows not published (pending, failed, waiting, skipped): replay leaves those to the pump and the operator. */
 export async function countUndelivered(db: Queryable, sel: ReplaySelection): Promise<number> {
   const w = where(sel);
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM statehub.outbox WHERE published_at IS NULL AND ${w.sql}`,
+    `SELECT count(*)::int AS n FROM statehub.outbox o WHERE NOT (${PUBLISHED}) AND ${w.sql}`,
     w.params,
   );
   return rows[0]!.n;
@@ -68,9 +75,9 @@ async function* publishedRows(db: Queryable, sel: ReplaySelection, pageSize: num
   let after = 0;
   for (;;) {
     const { rows } = await db.query<Row>(
-      `SELECT id, event_id, subject, attributes, occurred_at FROM statehub.outbox
-        WHERE published_at IS NOT NULL AND ${w.sql} AND id > $4
-        ORDER BY id LIMIT $5`,
+      `SELECT o.id, o.event_id, o.subject, o.attributes, o.occurred_at FROM statehub.outbox o
+        WHERE ${PUBLISHED} AND ${w.sql} AND o.id > $4
+        ORDER BY o.id LIMIT $5`,
       [...w.params, after, pageSize],
     );
     if (rows.length === 0) return;
@@ -83,8 +90,8 @@ async function* publishedRows(db: Queryable, sel: ReplaySelection, pageSize: num
 export async function planReplay(db: Queryable, sel: ReplaySelection): Promise<Pick<ReplayResult, 'matched' | 'firstId' | 'lastId'>> {
   const w = where(sel);
   const { rows } = await db.query<{ n: number; first: number | null; last: number | null }>(
-    `SELECT count(*)::int AS n, min(id) AS first, max(id) AS last FROM statehub.outbox
-      WHERE published_at IS NOT NULL AND ${w.sql}`,
+    `SELECT count(*)::int AS n, min(o.id) AS first, max(o.id) AS last FROM statehub.outbox o
+      WHERE ${PUBLISHED} AND ${w.sql}`,
     w.params,
   );
   return { matched: rows[0]!.n, firstId: rows[0]!.first, lastId: rows[0]!.last };

@@ -6,7 +6,7 @@ import type { JetStreamClient } from 'nats';
 import { ConfigError, loadConfig, requireDatabaseUrl, type Config } from '../../config.ts';
 import { createDb, type Db } from '../../db.ts';
 import type { Logger } from '../../logger.ts';
-import { connectNats, NatsNotConfiguredError, type NatsFiles } from '../nats.ts';
+import { connectNats, NatsNotConfiguredError, type NatsFiles } from '../../pump/nats.ts';
 
 /** Like the shared logger, but every level goes to stderr: stdout carries the tool's result. */
 export function toolLogger(level: string, component: string): Logger {

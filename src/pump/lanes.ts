@@ -1,0 +1,226 @@
+// Publishes a stream of outbox rows to JetStream: up to maxInFlight publishes outstanding, at
+// most one per ordering key, each key's rows in id order. A key whose publish fails transiently
+// is retried (same msgID) with backoff while the other keys flow; a key whose event fails for
+// good is blocked: that event is parked as failed and the key's later rows as waiting. Rows
+// arrive page by page (add) while earlier ones are in flight. Writes nothing to the database.
+import type { Logger } from '../logger.ts';
+import { Backoff } from './backoff.ts';
+import type { Ack, OutboxRow, Parked } from './outbox.ts';
+import { classify, PermanentPublishError } from './publish.ts';
+
+export interface LaneRow extends OutboxRow {
+  /** The key is blocked by an event parked earlier: park this one as waiting. */
+  blocked?: boolean;
+}
+
+export interface Acked extends Ack {
+  occurredAt: Date;
+}
+
+/** Sends one event and resolves with its PubAck; rejects as the NATS client does. */
+export type Publisher = (row: OutboxRow) => Promise<{ stream: string; seq: number; duplicate: boolean }>;
+
+export interface LanesOptions {
+  publish: Publisher;
+  maxInFlight: number;
+  /** False once the pump stops or steps down: then the lanes give up (nothing is recorded). */
+  mayContinue(): boolean;
+  /** False while NATS is not usable: sending pauses until it is again. */
+  canPublish(): boolean;
+  onAck(ack: Acked): void;
+  /** A failed publish, transient or permanent. */
+  onError(row: OutboxRow, error: Error, permanent: boolean): void;
+  log: Logger;
+}
+
+interface Lane {
+  rows: LaneRow[];
+  next: number;
+  busy: boolean;
+  blocked: boolean;
+  backoff?: Backoff;
+}
+
+/** How long sending pauses after the connection itself was in trouble, or NATS was unusable. */
+const PAUSE_MS = { base: 100, cap: 5000 };
+const RETRY_MS = { base: 100, cap: 10_000 };
+
+export class Lanes {
+  readonly acks: Acked[] = [];
+  readonly parked: Parked[] = [];
+  private readonly lanes = new Map<string, Lane>();
+  private readonly ready: string[] = [];
+  private readyHead = 0;
+  private inFlight = 0;
+  /** Rows added and not yet acked or parked. */
+  private unsettled = 0;
+  private closed = false;
+  private aborted = false;
+  private pausedUntil = 0;
+  private readonly pause = new Backoff(PAUSE_MS.base, PAUSE_MS.cap);
+  private timer: NodeJS.Timeout | undefined;
+  private finish: ((end: 'done' | 'aborted') => void) | undefined;
+  private roomWaiter: { rows: number; resolve: () => void } | undefined;
+  private readonly finished: Promise<'done' | 'aborted'>;
+
+  constructor(private readonly o: LanesOptions) {
+    this.finished = new Promise((resolve) => (this.finish = resolve));
+  }
+
+  /** Rows not yet handed to the client: how far ahead the next page may be read. */
+  get queued(): number {
+    return this.unsettled - this.inFlight;
+  }
+
+  add(rows: LaneRow[]): void {
+    for (const row of rows) {
+      let lane = this.lanes.get(row.ordering_key);
+      if (!lane) {
+        lane = { rows: [], next: 0, busy: false, blocked: false };
+        this.lanes.set(row.ordering_key, lane);
+      }
+      if (lane.blocked || row.blocked) {
+        lane.blocked = true;
+        this.parked.push({ id: row.id, key: row.ordering_key, state: 'waiting' });
+        continue;
+      }
+      this.unsettled++;
+      lane.rows.push(row);
+      if (!lane.busy && lane.rows.length - lane.next === 1) this.ready.push(row.ordering_key);
+    }
+    this.send();
+  }
+
+  /** True once abort() ran, or the pump stopped leading. */
+  get gaveUp(): boolean {
+    return this.aborted;
+  }
+
+  /** Resolves once at most `rows` rows wait to be sent (or the lanes gave up): time to read ahead. */
+  roomFor(rows: number): Promise<void> {
+    if (this.aborted || this.queued <= rows) return Promise.resolve();
+    return new Promise((resolve) => (this.roomWaiter = { rows, resolve }));
+  }
+
+  /** No more rows will be added; resolves when every row is acked or parked, or on abort. */
+  close(): Promise<'done' | 'aborted'> {
+    this.closed = true;
+    this.check();
+    return this.finished;
+  }
+
+  /** Gives up at once: what is in flight is left to complete unheard. */
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    clearTimeout(this.timer);
+    this.roomWaiter?.resolve();
+    this.finish?.('aborted');
+  }
+
+  private check(): void {
+    if (this.aborted) return;
+    if (!this.o.mayContinue()) return this.abort();
+    if (this.closed && this.unsettled === 0) {
+      clearTimeout(this.timer);
+      this.finish?.('done');
+    }
+  }
+
+  private wakeAt(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.send(), ms);
+  }
+
+  private send(): void {
+    this.check();
+    if (this.aborted) return;
+    const now = Date.now();
+    if (now < this.pausedUntil) return this.wakeAt(this.pausedUntil - now);
+    if (!this.o.canPublish()) {
+      this.pausedUntil = now + this.pause.next();
+      return this.wakeAt(this.pausedUntil - now);
+    }
+    while (this.inFlight < this.o.maxInFlight && this.readyHead < this.ready.length) {
+      const key = this.ready[this.readyHead++]!;
+      const lane = this.lanes.get(key)!;
+      if (lane.busy || lane.next >= lane.rows.length) continue;
+      this.start(key, lane, lane.rows[lane.next]!);
+    }
+    if (this.roomWaiter && this.queued <= this.roomWaiter.rows) {
+      this.roomWaiter.resolve();
+      this.roomWaiter = undefined;
+    }
+    if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
+      this.ready.splice(0, this.readyHead);
+      this.readyHead = 0;
+    }
+  }
+
+  private start(key: string, lane: Lane, row: LaneRow): void {
+    lane.busy = true;
+    this.inFlight++;
+    let sent: Promise<{ stream: string; seq: number; duplicate: boolean }>;
+    try {
+      sent = this.o.publish(row);
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(
+      (ack) => {
+        if (this.aborted) return;
+        this.inFlight--;
+        lane.busy = false;
+        lane.backoff = undefined;
+        this.pause.reset();
+        const acked = { id: row.id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, occurredAt: row.occurred_at };
+        this.acks.push(acked);
+        this.o.onAck(acked);
+        this.advance(key, lane);
+      },
+      (err) => {
+        if (this.aborted) return;
+        this.inFlight--;
+        lane.busy = false;
+        this.failed(key, lane, row, err);
+      },
+    );
+  }
+
+  /** The lane's head row is settled: move on to its next row. */
+  private advance(key: string, lane: Lane): void {
+    this.unsettled--;
+    lane.next++;
+    if (lane.next >= lane.rows.length) {
+      this.lanes.delete(key); // a later page may bring more rows of this key: a fresh lane
+    } else {
+      this.ready.push(key);
+    }
+    this.send();
+  }
+
+  private failed(key: string, lane: Lane, row: LaneRow, err: unknown): void {
+    const failure = err instanceof PermanentPublishError ? err : classify(err);
+    this.o.onError(row, failure, failure instanceof PermanentPublishError);
+    if (failure instanceof PermanentPublishError) {
+      // Order per key is the consumer's contract: the key's later events wait for an operator.
+      this.parked.push({ id: row.id, key, state: 'failed', error: failure.message });
+      lane.blocked = true;
+      for (let i = lane.next + 1; i < lane.rows.length; i++) this.parked.push({ id: lane.rows[i]!.id, key, state: 'waiting' });
+      this.unsettled -= lane.rows.length - lane.next;
+      lane.rows.length = lane.next = 0;
+      this.send();
+      return;
+    }
+    // Transient: the same row again after a while; its key's later rows wait for it.
+    lane.backoff ??= new Backoff(RETRY_MS.base, RETRY_MS.cap);
+    const delay = lane.backoff.next();
+    if (failure.natsTrouble) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + this.pause.next());
+    setTimeout(() => {
+      if (this.aborted) return;
+      this.ready.push(key);
+      this.send();
+    }, delay).unref();
+    this.send();
+  }
+}
