@@ -1,10 +1,10 @@
 // 3. Capture overhead: pgbench single-row status UPDATEs of statehub.workstreams, each its own
 // transaction, at 1, 8 and 32 clients:
 //   (a)  planned -> completed with the capture trigger disabled (every other trigger on): baseline;
-//   (b)  planned -> completed with capture on, the pump running (so it drains and sets draining);
+//   (b)  planned -> completed with capture on, the pump running (so it publishes and sets busy);
 //   (c)  planned <-> active with capture on: a status change that is not an event transition;
 //   (c0) the same as (c) with capture disabled, which isolates the cost of the WHEN clause;
-//   (b0) diagnostic, 8 and 32 clients: (b) with the pump frozen (SIGSTOP) and draining forced
+//   (b0) diagnostic, 8 and 32 clients: (b) with the pump frozen (SIGSTOP) and busy forced
 //        true, i.e. the SQL cost of capture alone, without NOTIFY and without the pump and
 //        nats-server competing for the CPU.
 // pg_stat_activity is sampled during every measurement to show where the backends wait.
@@ -141,7 +141,7 @@ export const captureBench: Bench = {
       const base = transition ? transitions.first : cycle.first;
       if (variant === 'b0') {
         process.kill(pump.pid, 'SIGSTOP');
-        await db.pool.query('UPDATE statehub.outbox_pump_state SET draining = true');
+        await db.pool.query('UPDATE statehub.outbox_pump_state SET busy = true');
       }
       let measured: { result: PgbenchResult; profile: WaitProfile };
       try {
@@ -185,7 +185,7 @@ export const captureBench: Bench = {
           const key = `${v}@${clients}`;
           tps.set(key, [...(tps.get(key) ?? []), r.tps]);
           profiles.set(key, [...(profiles.get(key) ?? []), r.profile]);
-          ctx.log(`run ${i + 1}/${ctx.runs} ${LABEL[v]} ${clients} clients: ${round(r.tps, 0)} tps; waits: ${formatWaits(r.profile)}; draining ${Math.round(r.profile.drainingShare * 100)}%`);
+          ctx.log(`run ${i + 1}/${ctx.runs} ${LABEL[v]} ${clients} clients: ${round(r.tps, 0)} tps; waits: ${formatWaits(r.profile)}; busy ${Math.round(r.profile.busyShare * 100)}%`);
         }
       }
     }

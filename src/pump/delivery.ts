@@ -10,12 +10,12 @@
 // current one is in flight; record the delta as one batch row once every event is acked or
 // parked. While delivering the busy flag tells writers to skip NOTIFY (docs/capture.md);
 // handing back clears it with the wake-lock handshake.
-import type { JetStreamClient } from 'nats';
 import type { Db } from '../db.ts';
 import { CatalogError, toEnvelope } from '../events/catalog.ts';
 import { WAKE_LOCK_KEY } from '../events/wake.ts';
 import type { Logger } from '../logger.ts';
 import { Backoff, HealthLog, describe, sleep } from './backoff.ts';
+import type { JetStreamPublisher } from './jetstream-publisher.ts';
 import { Lanes, type Publisher } from './lanes.ts';
 import type { PumpMetrics } from './metrics.ts';
 import {
@@ -52,8 +52,8 @@ export interface DeliveryOptions {
   pollIntervalMs: number;
   maxInFlight: number;
   publisher: string;
-  /** The JetStream client while NATS is usable. */
-  js(): JetStreamClient | undefined;
+  /** The JetStream publisher while NATS is usable. */
+  jetstream(): JetStreamPublisher | undefined;
   isLeader(): boolean;
 }
 
@@ -90,9 +90,9 @@ export class Delivery {
         if (err instanceof CatalogError) return Promise.reject(new PermanentPublishError(err.message, { cause: err }));
         throw err;
       }
-      const js = o.js();
-      if (!js) return Promise.reject(new Error('NATS is not usable'));
-      return js.publish(row.subject, data, { msgID: row.event_id });
+      const publisher = o.jetstream();
+      if (!publisher) return Promise.reject(new Error('NATS is not usable'));
+      return publisher.publish(row.subject, data, row.event_id);
     };
   }
 
@@ -164,7 +164,7 @@ export class Delivery {
   }
 
   private canDeliver(): boolean {
-    return this.o.isLeader() && this.o.js() !== undefined;
+    return this.o.isLeader() && this.o.jetstream() !== undefined;
   }
 
   private async step(state: DeliveryState): Promise<DeliveryState> {
@@ -197,7 +197,12 @@ export class Delivery {
     }
   }
 
+  /**
+   * Waits for a wake-up. The position is read again afterwards: whoever changed the bookkeeping
+   * while this pump was idle (another leader, an operator) is taken into account.
+   */
   private waitForWake(): Promise<void> {
+    this.position = undefined;
     if (this.woken) {
       this.woken = false;
       return Promise.resolve();
@@ -232,7 +237,7 @@ export class Delivery {
       publish: this.publish,
       maxInFlight: this.o.maxInFlight,
       mayContinue: () => this.o.isLeader(),
-      canPublish: () => this.o.js() !== undefined,
+      canPublish: () => this.o.jetstream() !== undefined,
       onAck: (a) => {
         this.natsHealth.ok();
         this.o.metrics.observeAck((Date.now() - a.occurredAt.getTime()) / 1000, a.duplicate);

@@ -1,9 +1,10 @@
 // Keeps one NATS connection up for the pump: connects with backoff until it succeeds, ensures
 // the stream, tracks disconnects/reconnects, and tells the loop when publishing can resume.
-import type { JetStreamClient, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { Config } from '../config.ts';
 import { redactServers, type Logger } from '../logger.ts';
 import { Backoff, HealthLog, describe, sleep } from './backoff.ts';
+import { JetStreamPublisher } from './jetstream-publisher.ts';
 import { connectNats, type NatsFiles } from './nats.ts';
 import { ensureStream, StreamConfigError } from './stream.ts';
 
@@ -14,9 +15,12 @@ export interface JetStreamLinkEvents {
   onFatal(err: Error): void;
 }
 
+/** How long a publish may wait for its PubAck before it counts as failed (and is retried). */
+const PUBACK_TIMEOUT_MS = 5000;
+
 export class JetStreamLink {
   private nc: NatsConnection | undefined;
-  private jsClient: JetStreamClient | undefined;
+  private publisherOf: JetStreamPublisher | undefined;
   private connected = false;
   private streamReady = false;
   private readonly stopping = new AbortController();
@@ -33,9 +37,9 @@ export class JetStreamLink {
     this.health = new HealthLog(log, `NATS at ${redactServers(config.NATS_URL ?? '')}`);
   }
 
-  /** The JetStream client when connected and the stream is ensured. */
-  get js(): JetStreamClient | undefined {
-    return this.connected && this.streamReady ? this.jsClient : undefined;
+  /** The publisher while connected with the stream ensured; undefined while NATS is not usable. */
+  get publisher(): JetStreamPublisher | undefined {
+    return this.connected && this.streamReady ? this.publisherOf : undefined;
   }
 
   get isConnected(): boolean {
@@ -83,7 +87,8 @@ export class JetStreamLink {
 
   private watch(nc: NatsConnection): void {
     this.nc = nc;
-    this.jsClient = nc.jetstream({ timeout: 5000 });
+    this.publisherOf?.close();
+    this.publisherOf = new JetStreamPublisher(nc, PUBACK_TIMEOUT_MS);
     this.connected = true;
     this.log.info('connected to NATS', { server: nc.getServer() });
     void (async () => {
@@ -108,6 +113,7 @@ export class JetStreamLink {
       if (this.nc !== nc) return;
       this.connected = false;
       this.nc = undefined;
+      this.publisherOf?.close();
       if (this.stopping.signal.aborted) return;
       // Only with a fatal error (auth revoked...); start over.
       this.health.failing(err ?? new Error('connection closed'));
@@ -122,6 +128,7 @@ export class JetStreamLink {
     await this.loop?.catch(() => undefined);
     const nc = this.nc;
     this.connected = false;
+    this.publisherOf?.close();
     if (!nc || nc.isClosed()) return;
     // drain() waits for the server; during an outage there is nothing to flush, so do not hang.
     let timer: NodeJS.Timeout | undefined;

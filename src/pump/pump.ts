@@ -75,7 +75,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
             metrics.leader = isLeader;
             delivery.leadershipChanged(isLeader);
           },
-          canPublish: () => link?.js !== undefined,
+          canPublish: () => link?.publisher !== undefined,
         },
         log,
       )
@@ -88,7 +88,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
     pollIntervalMs: config.PUMP_POLL_INTERVAL,
     maxInFlight: config.PUMP_MAX_IN_FLIGHT,
     publisher: config.EVENT_PUBLISHER,
-    js: () => link?.js,
+    jetstream: () => link?.publisher,
     isLeader: () => leader?.isLeader ?? false,
   });
   const listener = new OutboxListener(
@@ -106,11 +106,11 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   function readiness(): Readiness {
     if (!listener.isConnected) return { ready: false, detail: 'not ready: PostgreSQL listener disconnected' };
     if (!link) return { ready: true, detail: 'standby (NATS not configured)' };
-    if (!link.js) return { ready: false, detail: 'not ready: NATS disconnected or stream not ensured' };
+    if (!link.publisher) return { ready: false, detail: 'not ready: NATS disconnected or stream not ensured' };
     return { ready: true, detail: leader?.isLeader ? 'leader' : 'standby' };
   }
   function maybeReady(): void {
-    if (readySent || !listener.isConnected || (link && !link.js)) return;
+    if (readySent || !listener.isConnected || (link && !link.publisher)) return;
     readySent = true;
     log.info('pump ready', { nats: natsConfigured });
     options.onReady?.();

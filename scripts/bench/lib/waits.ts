@@ -1,14 +1,14 @@
 // Where do pgbench's backends spend their time? Samples pg_stat_activity of the bench database
 // every few milliseconds while a measurement runs and reports the share of each wait event
-// ("CPU" when active without a wait), plus how often the pump's draining flag was true.
+// ("CPU" when active without a wait), plus how often the pump's busy flag was true.
 import pg from 'pg';
 
 export interface WaitProfile {
   samples: number;
   /** wait event -> share of active-backend samples, largest first. */
   waits: Record<string, number>;
-  /** Share of samples that saw statehub.outbox_pump_state.draining = true. */
-  drainingShare: number;
+  /** Share of samples that saw statehub.outbox_pump_state.busy = true. */
+  busyShare: number;
 }
 
 export async function sampleWaits<T>(url: string, database: string, applicationName: string, fn: () => Promise<T>, everyMs = 20): Promise<{ result: T; profile: WaitProfile }> {
@@ -16,13 +16,13 @@ export async function sampleWaits<T>(url: string, database: string, applicationN
   await client.connect();
   const counts = new Map<string, number>();
   let samples = 0;
-  let draining = 0;
+  let busy = 0;
   let active = 0;
   let stop = false;
   const loop = (async () => {
     while (!stop) {
       const { rows } = await client.query<{ d: boolean; waits: Record<string, number> | null }>(
-        `SELECT (SELECT draining FROM statehub.outbox_pump_state) AS d,
+        `SELECT (SELECT busy FROM statehub.outbox_pump_state) AS d,
                 (SELECT json_object_agg(w, n) FROM (
                    SELECT coalesce(a.wait_event_type || ':' || a.wait_event, 'CPU') AS w, count(*)::int AS n
                      FROM pg_stat_activity a
@@ -31,7 +31,7 @@ export async function sampleWaits<T>(url: string, database: string, applicationN
         [database, applicationName],
       );
       samples++;
-      if (rows[0]?.d) draining++;
+      if (rows[0]?.d) busy++;
       for (const [w, n] of Object.entries(rows[0]?.waits ?? {})) {
         counts.set(w, (counts.get(w) ?? 0) + n);
         active += n;
@@ -48,7 +48,7 @@ export async function sampleWaits<T>(url: string, database: string, applicationN
         waits: Object.fromEntries(
           [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, Math.round((v / Math.max(active, 1)) * 1000) / 1000]),
         ),
-        drainingShare: samples ? Math.round((draining / samples) * 1000) / 1000 : 0,
+        busyShare: samples ? Math.round((busy / samples) * 1000) / 1000 : 0,
       },
     };
   } finally {

@@ -1,0 +1,122 @@
+// A lean JetStream publish path for the pump. The classic client's js.publish() is a request:
+// per message it makes a request object with its own timer and promise chain, and builds an
+// error after every ack; with 20,000+ publishes a second that is a large share of the pump's
+// CPU (docs/benchmarks.md). Here one wildcard subscription receives every PubAck, a publish is
+// a plain nc.publish() with a reply subject and the Nats-Msg-Id header, and one timer sweeps
+// publishes whose ack is overdue. What JetStream answers is the same; so are the errors the
+// pump sorts (classify() in publish.ts): api_error for a refusal, the client's codes otherwise.
+import { createInbox, ErrorCode, headers, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
+
+export interface PubAck {
+  stream: string;
+  seq: number;
+  duplicate: boolean;
+}
+
+/** Shaped like the client's NatsError where classify() looks: code, and api_error for JetStream's answers. */
+export class PublishFailure extends Error {
+  override name = 'PublishFailure';
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly api_error?: { code: number; err_code?: number; description: string },
+  ) {
+    super(message);
+  }
+}
+
+interface Waiting {
+  resolve(ack: PubAck): void;
+  reject(err: Error): void;
+  deadline: number;
+}
+
+const decoder = new TextDecoder();
+/** How often overdue acks are looked for: a timeout fires at most this much late. */
+const SWEEP_MS = 100;
+
+export class JetStreamPublisher {
+  private readonly prefix: string;
+  private readonly sub: Subscription;
+  /** In publish order, hence in deadline order: the sweep stops at the first that is not due. */
+  private readonly waiting = new Map<number, Waiting>();
+  private next = 0;
+  private readonly sweep: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly timeoutMs: number,
+  ) {
+    this.prefix = `${createInbox()}.`;
+    this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, msg) => this.answer(err, msg) });
+    this.sweep = setInterval(() => this.expire(), SWEEP_MS);
+    this.sweep.unref();
+  }
+
+  /** How many publishes await their ack. */
+  get inFlight(): number {
+    return this.waiting.size;
+  }
+
+  publish(subject: string, data: Uint8Array, msgID: string): Promise<PubAck> {
+    if (this.closed) return Promise.reject(new PublishFailure('publisher closed', ErrorCode.ConnectionClosed));
+    const token = ++this.next;
+    const h = headers();
+    h.set('Nats-Msg-Id', msgID);
+    return new Promise<PubAck>((resolve, reject) => {
+      try {
+        this.nc.publish(subject, data, { reply: `${this.prefix}${token}`, headers: h });
+      } catch (err) {
+        // Too large for the server, or the connection is closed or draining: as the client says it.
+        return reject(err as NatsError);
+      }
+      this.waiting.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
+    });
+  }
+
+  private answer(err: NatsError | null, msg: Msg): void {
+    if (err) return; // the subscription itself failed (connection closing): the sweep times the rest out
+    const token = Number(msg.subject.slice(this.prefix.length));
+    const w = this.waiting.get(token);
+    if (!w) return; // answered after its timeout: the pump has moved on (and will publish it again)
+    this.waiting.delete(token);
+    if (msg.data.length === 0) {
+      // A status message, not an ack: 503 when no stream listens on the subject.
+      const code = msg.headers?.code ?? 0;
+      const failure =
+        code === 503
+          ? new PublishFailure('no responders: no JetStream stream stores the subject', ErrorCode.NoResponders)
+          : new PublishFailure(`unexpected status ${code} ${msg.headers?.description ?? ''}`.trim(), String(code));
+      return w.reject(failure);
+    }
+    let reply: { stream?: string; seq?: number; duplicate?: boolean; error?: { code: number; err_code?: number; description: string } };
+    try {
+      reply = JSON.parse(decoder.decode(msg.data));
+    } catch {
+      return w.reject(new PublishFailure('the PubAck is not JSON', ErrorCode.JetStreamInvalidAck));
+    }
+    if (reply.error) return w.reject(new PublishFailure(reply.error.description, String(reply.error.code), reply.error));
+    if (!reply.stream || typeof reply.seq !== 'number') return w.reject(new PublishFailure('invalid PubAck', ErrorCode.JetStreamInvalidAck));
+    w.resolve({ stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true });
+  }
+
+  private expire(): void {
+    const now = Date.now();
+    for (const [token, w] of this.waiting) {
+      if (w.deadline > now) break;
+      this.waiting.delete(token);
+      w.reject(new PublishFailure(`no PubAck within ${this.timeoutMs} ms`, ErrorCode.Timeout));
+    }
+  }
+
+  /** Fails what still waits and stops listening; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweep);
+    for (const w of this.waiting.values()) w.reject(new PublishFailure('publisher closed', ErrorCode.ConnectionClosed));
+    this.waiting.clear();
+    if (!this.nc.isClosed()) this.sub.unsubscribe();
+  }
+}
