@@ -94,15 +94,22 @@ CREATE INDEX outbox_parked_open ON statehub.outbox_parked (ordering_key, outbox_
 COMMENT ON TABLE statehub.outbox_parked IS
   'Events the pump could not publish (failed) and the later events of their ordering key (waiting), until `statehub outbox requeue` or `skip`.';
 
--- The origin batch: pg_current_snapshot() with this transaction added to its running list (a
--- transaction never sees itself as running), so the pending rows stamped above stay undelivered.
+-- The origin batch: pg_current_snapshot() with this transaction and every transaction id from
+-- the snapshot's xmax up to this one added to its running list. A transaction never sees itself
+-- as running, and transactions that got their id after the snapshot's xmax was computed (a
+-- writer that updated a hub row and now waits for this migration's lock on the outbox) are not
+-- in the list either; their rows, inserted after this commits, must not count as delivered.
 -- It summarizes the rows published before this migration.
 INSERT INTO statehub.outbox_batches (snapshot, events, published, duplicates, parked, first_id, last_id,
                                      stream, first_seq, last_seq, started_at, finished_at)
 SELECT format('%s:%s:%s',
               least(pg_snapshot_xmin(s.snap), s.me),
               greatest(pg_snapshot_xmax(s.snap), (s.me::text::bigint + 1)::text::xid8),
-              (SELECT string_agg(x::text, ',' ORDER BY x) FROM (SELECT pg_snapshot_xip(s.snap) UNION SELECT s.me) AS r(x))
+              (SELECT string_agg(x::text, ',' ORDER BY x)
+                 FROM (SELECT pg_snapshot_xip(s.snap)
+                        UNION
+                       SELECT g::text::xid8
+                         FROM generate_series(pg_snapshot_xmax(s.snap)::text::bigint, s.me::text::bigint) AS g) AS r(x))
              )::pg_snapshot,
        p.n, p.n, 0, 0, p.first_id, p.last_id,
        CASE WHEN p.streams = 1 THEN p.stream END,

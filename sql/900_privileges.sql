@@ -89,18 +89,20 @@ GRANT EXECUTE ON FUNCTION statehub.activate_domain_goal(bigint), statehub.cancel
 
 -- statehub_pump: reads the outbox; writes only the delivery bookkeeping (migrations/0007).
 -- Batch rows are appended, never changed; parked rows change state (requeue, skip, publish).
-GRANT SELECT ON statehub.outbox TO statehub_pump;
+GRANT SELECT ON statehub.outbox, statehub.outbox_pump_state TO statehub_pump;
 GRANT EXECUTE ON FUNCTION statehub.prune_outbox(interval, bigint, integer) TO statehub_pump;
 DO $$
 BEGIN
-  -- Not there yet when migrating one step at a time (migrate up --count) below 0007.
+  -- Migrating one step at a time (migrate up --count) below 0007, the busy flag is still called
+  -- draining and the delivery bookkeeping does not exist yet.
   IF to_regclass('statehub.outbox_batches') IS NULL THEN
+    GRANT UPDATE (draining, updated_at) ON statehub.outbox_pump_state TO statehub_pump;
     RETURN;
   END IF;
   GRANT SELECT, INSERT ON statehub.outbox_batches TO statehub_pump;
   GRANT USAGE ON SEQUENCE statehub.outbox_batches_id_seq TO statehub_pump;
   GRANT SELECT, INSERT, UPDATE (state, error, skip_reason, stream, stream_seq, updated_at) ON statehub.outbox_parked TO statehub_pump;
-  GRANT SELECT, UPDATE (busy, updated_at) ON statehub.outbox_pump_state TO statehub_pump;
+  GRANT UPDATE (busy, updated_at) ON statehub.outbox_pump_state TO statehub_pump;
 END;
 $$;
 

@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import { requeueFailed, skipFailed } from '../src/cli/tools/parked.ts';
 import { pruneDelivered } from '../src/cli/tools/prune.ts';
 import type { Queryable } from '../src/db.ts';
-import { openDelta, readPosition, recordBatch, setBusy } from '../src/pump/outbox.ts';
+import { openDelta } from '../src/pump/delta.ts';
+import { AckTally, Progress, readPosition, recordBatch, setBusy } from '../src/pump/outbox.ts';
 import { useTestDatabase } from './helpers/database.ts';
 
 const PRUNE_OUTBOX_SQL = 'SELECT events_deleted FROM statehub.prune_outbox($1::interval)';
@@ -104,12 +105,13 @@ describe('outbox privileges and invariants', () => {
     await asRole('statehub_pump', async (q) => {
       // What the pump does with a delta whose one event failed: park it and record the batch.
       const previous = await readPosition(q);
-      const { delta, rows } = await openDelta(q, previous.snapshot, 1000);
+      const reader = (await openDelta(q, previous.snapshot, 1000))!;
+      const { delta } = reader;
+      const rows = (await reader.next())!;
       expect(rows.map((r) => r.id)).to.include(event!.id);
-      await recordBatch(q, {
-        previous, snapshot: delta.snapshot, events: rows.length, acks: [], firstId: delta.firstId, lastId: delta.lastId, startedAt: new Date(),
-        parked: rows.map((r) => ({ id: r.id, key: r.ordering_key, state: 'failed' as const, error: 'refused' })),
-      });
+      const progress = new Progress(previous, previous.snapshot);
+      progress.add(delta, new AckTally(), rows.map((r) => ({ id: r.id, key: r.ordering_key, state: 'failed' as const, error: 'refused' })));
+      await recordBatch(q, progress.record);
       // What an operator does with the pump's login.
       expect((await requeueFailed(q, [event!.id])).changed).to.deep.equal([event!.id]);
       await q.query("UPDATE statehub.outbox_parked SET state = 'failed' WHERE outbox_id = $1", [event!.id]);

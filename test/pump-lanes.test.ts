@@ -3,7 +3,7 @@
 // only its key until the retry succeeds, a permanent one blocks the key for good.
 import { expect } from 'chai';
 import { silentLogger } from '../src/logger.ts';
-import { Lanes, type LaneRow } from '../src/pump/lanes.ts';
+import { Lanes, type LaneRow, type LanesOptions } from '../src/pump/lanes.ts';
 import type { OutboxRow } from '../src/pump/outbox.ts';
 import { PermanentPublishError, TransientPublishError } from '../src/pump/publish.ts';
 
@@ -39,8 +39,14 @@ function scripted(fail: (r: OutboxRow, attempt: number) => Error | undefined, ms
   return { publish, sent, attempts, stats: () => ({ maxInFlight, sameKeyOverlap }) };
 }
 
-function lanes(publish: ReturnType<typeof scripted>['publish'], maxInFlight = 4): Lanes {
-  return new Lanes({ publish, maxInFlight, mayContinue: () => true, canPublish: () => true, onAck: () => undefined, onError: () => undefined, log: silentLogger() });
+/** Lanes with their acks collected in `acked`. */
+function lanes(publish: ReturnType<typeof scripted>['publish'], maxInFlight = 4, options: Partial<LanesOptions> = {}): Lanes & { acked: number[] } {
+  const acked: number[] = [];
+  const l = new Lanes({
+    publish, maxInFlight, retryTransient: true, mayContinue: () => true, canPublish: () => true,
+    onAck: (a) => acked.push(a.id), onError: () => undefined, log: silentLogger(), ...options,
+  });
+  return Object.assign(l, { acked });
 }
 
 describe('pump lanes', function () {
@@ -51,7 +57,7 @@ describe('pump lanes', function () {
     l.add(rows.slice(0, 30));
     l.add(rows.slice(30));
     expect(await l.close()).to.equal('done');
-    expect(l.acks.map((a) => a.id).sort((a, b) => a - b)).to.deep.equal(rows.map((r) => r.id));
+    expect([...l.acked].sort((a, b) => a - b)).to.deep.equal(rows.map((r) => r.id));
     expect(p.stats()).to.deep.equal({ maxInFlight: 4, sameKeyOverlap: false });
     for (let k = 0; k < 6; k++) {
       const ofKey = p.sent.filter((id) => (id - 1) % 6 === k);
@@ -78,7 +84,7 @@ describe('pump lanes', function () {
     await new Promise((r) => setTimeout(r, 30));
     l.add([row(5, 'a'), row(6, 'c', true), row(7, 'c'), row(8, 'b')]);
     expect(await l.close()).to.equal('done');
-    expect(l.acks.map((a) => a.id).sort()).to.deep.equal([1, 4, 8]);
+    expect([...l.acked].sort()).to.deep.equal([1, 4, 8]);
     expect(l.parked).to.deep.equal([
       { id: 2, key: 'a', state: 'failed', error: 'too large' },
       { id: 3, key: 'a', state: 'waiting' },
@@ -89,6 +95,46 @@ describe('pump lanes', function () {
     expect(p.sent).not.to.include.members([3, 5, 6, 7]);
   });
 
+  it('an event that keeps failing transiently while others go through is parked as waiting, with its key', async () => {
+    const p = scripted((r) => (r.id === 1 ? new TransientPublishError('no PubAck within 5000 ms', true) : undefined));
+    const l = lanes(p.publish, 4, { stuckAfterMs: 150 });
+    l.add([row(1, 'a'), row(2, 'a')]);
+    // Other keys keep succeeding meanwhile.
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 40));
+      l.add([row(10 + i, `k${i}`)]);
+    }
+    l.add([row(3, 'a')]);
+    expect(await l.close()).to.equal('done');
+    expect(l.parked).to.deep.equal([
+      { id: 1, key: 'a', state: 'waiting', error: 'no PubAck within 5000 ms' },
+      { id: 2, key: 'a', state: 'waiting' },
+      { id: 3, key: 'a', state: 'waiting' },
+    ]);
+    expect(p.sent).not.to.include.members([2, 3]);
+  });
+
+  it('while everything fails (NATS down), nothing is parked: the lanes wait', async () => {
+    let down = true;
+    const p = scripted(() => (down ? new TransientPublishError('timeout', true) : undefined));
+    const l = lanes(p.publish, 4, { stuckAfterMs: 50 });
+    l.add([row(1, 'a'), row(2, 'b')]);
+    setTimeout(() => (down = false), 400);
+    expect(await l.close()).to.equal('done');
+    expect(l.parked).to.deep.equal([]);
+    expect([...l.acked].sort()).to.deep.equal([1, 2]);
+  });
+
+  it('releasing parked events (no retry here): a transient failure leaves the key\'s rows for another round', async () => {
+    const p = scripted((r) => (r.id === 2 ? new TransientPublishError('timeout', true) : undefined));
+    const l = lanes(p.publish, 4, { retryTransient: false });
+    l.add([row(1, 'a'), row(2, 'b'), row(3, 'b'), row(4, 'c')]);
+    expect(await l.close()).to.equal('done');
+    expect([...l.acked].sort()).to.deep.equal([1, 4]);
+    expect(l.left).to.deep.equal([2, 3]);
+    expect(l.parked).to.deep.equal([]);
+  });
+
   it('abort resolves at once and sends nothing more', async () => {
     const p = scripted(() => undefined, 50);
     const l = lanes(p.publish, 1);
@@ -97,6 +143,6 @@ describe('pump lanes', function () {
     expect(await l.close()).to.equal('aborted');
     await new Promise((r) => setTimeout(r, 80));
     expect(p.sent).to.deep.equal([1]);
-    expect(l.acks).to.deep.equal([]);
+    expect(l.acked).to.deep.equal([]);
   });
 });

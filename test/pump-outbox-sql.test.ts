@@ -1,16 +1,28 @@
 // The pump's statements must plan as index lookups whatever the outbox's statistics say. They
 // are gathered while nearly every row is delivered, so a backlog that arrives in one transaction
-// is invisible to them; a plan built on a guess would scan the whole outbox on every read.
+// is invisible to them; a plan built on a guess would scan the whole outbox on every read. And a
+// long transaction's rows (old ids, committed late) must come through the txid index, not by
+// walking every row delivered since it began.
 import { expect } from 'chai';
 import { backlog } from '../src/pump/backlog.ts';
-import { openDelta, openDeltaSql, readPage, readPageSql, readPosition, splitSnapshot } from '../src/pump/outbox.ts';
+import { openDelta, openDeltaSql, readRangePageSql, readXipPageSql, splitSnapshot } from '../src/pump/delta.ts';
+import { readPosition } from '../src/pump/outbox.ts';
 import { useTestDatabase } from './helpers/database.ts';
 
 describe('pump SQL on a large backlog with stale statistics', function () {
   const t = useTestDatabase();
+  let longXid: string;
 
   before(async function () {
     this.timeout(120_000);
+    // A long transaction's five events, written first (low ids) by a transaction that commits
+    // only after everything below: its id stands in the previous snapshot's running list.
+    longXid = (await t.db.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x;
+    await t.db.query(
+      `INSERT INTO statehub.outbox (subject, ordering_key, attributes, txid)
+       SELECT 'org.statehub.workstream.completed', 'workstream:long', '{}'::jsonb, $1::xid8 FROM generate_series(1, 5)`,
+      [longXid],
+    );
     // 200,000 delivered rows (txid 3 is visible in every snapshot), statistics taken on them ...
     await t.db.query(
       `INSERT INTO statehub.outbox (subject, ordering_key, attributes, txid)
@@ -30,25 +42,35 @@ describe('pump SQL on a large backlog with stale statistics', function () {
     return rows.map((r) => r['QUERY PLAN'] as string).join('\n');
   }
 
-  it('opens a delta through the txid index and pages through the primary key, never scanning the outbox', async () => {
-    const position = await readPosition(t.db);
-    // A previous snapshot with a long transaction in its running list: the IN-list part.
-    const { xmax } = splitSnapshot(position.snapshot);
-    const open = await plan(openDeltaSql, [xmax, ['700', '701'], 1000, `700:${xmax}:700,701`]);
+  /** The previous snapshot as the pump would hold it: the long transaction still running. */
+  const previous = () => `${longXid}:${BigInt(longXid) + 1n}:${longXid}`;
+
+  it('opens a delta through the txid index, pages the range part through the primary key and the long transaction through the txid index', async () => {
+    const { xmax, xip } = splitSnapshot(previous());
+    const open = await plan(openDeltaSql, [xmax, xip, 1000, `${xmax}:${xmax}:`]);
     expect(open).to.match(/Index (Only )?Scan using outbox_txid|Bitmap Index Scan on outbox_txid/);
     expect(open).to.match(/Index Scan using outbox_pkey/);
     expect(open).not.to.match(/Seq Scan on outbox|Sort/);
 
-    const page = await plan(readPageSql, [position.snapshot, '900000:900000:', 200_500, 250_000, 1000]);
-    expect(page).to.match(/Index Scan using outbox_pkey/);
-    expect(page).not.to.match(/Seq Scan on outbox|Sort/);
+    const range = await plan(readRangePageSql, [`${xmax}:${xmax}:`, '900000:900000:', 200_500, 250_005, 1000]);
+    expect(range).to.match(/Index Scan using outbox_pkey/);
+    expect(range).not.to.match(/Seq Scan on outbox|Sort/);
 
-    const { delta, rows } = await openDelta(t.db, position.snapshot, 1000);
-    expect(delta.events).to.equal(50_000);
-    expect(rows.map((r) => r.id)).to.deep.equal(Array.from({ length: 1000 }, (_, i) => 200_001 + i));
-    const next = await readPage(t.db, position.snapshot, delta, rows.at(-1)!.id, 1000);
-    expect(next[0]!.id).to.equal(201_001);
-    expect(next).to.have.length(1000);
+    const long = await plan(readXipPageSql, [xip, '900000:900000:', 0, 1000]);
+    expect(long).to.match(/Index (Only )?Scan using outbox_txid|Bitmap Index Scan on outbox_txid/);
+    expect(long).not.to.match(/outbox_pkey|Seq Scan on outbox/);
+  });
+
+  it('merges the two parts in id order', async () => {
+    const reader = (await openDelta(t.db, previous(), 1000))!;
+    expect(reader.delta).to.include({ events: 50_005, xipEvents: 5, rangeFirst: 200_006, rangeLast: 250_005 });
+    const first = (await reader.next())!;
+    expect(first.map((r) => r.id)).to.deep.equal([1, 2, 3, 4, 5, ...Array.from({ length: 995 }, (_, i) => 200_006 + i)]);
+    const second = (await reader.next())!;
+    expect(second[0]!.id).to.equal(201_001);
+    let read = first.length + second.length;
+    for (let page = await reader.next(); page; page = await reader.next()) read += page.length;
+    expect(read).to.equal(50_005);
   });
 
   it('counts the backlog from the position, through the txid index', async () => {
@@ -56,6 +78,6 @@ describe('pump SQL on a large backlog with stale statistics', function () {
     const text = await plan('SELECT count(*) FROM statehub.outbox o WHERE (o.txid >= $1::xid8 OR o.txid = ANY ($2::xid8[]))', [xmax, []]);
     expect(text).not.to.match(/Seq Scan on outbox/);
     const b = await backlog(t.db);
-    expect(b).to.include({ pending: 50_000, oldestId: 200_001, failed: 0, waiting: 0, blockedKeys: 0 });
+    expect(b).to.include({ pending: 50_005, oldestId: 1, failed: 0, waiting: 0, blockedKeys: 0 });
   });
 });

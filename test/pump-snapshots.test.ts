@@ -81,8 +81,29 @@ describe('migrations/0007: from per-row bookkeeping to batches', function () {
       const pending = await insert('workstream:4', 4, 'pending');
       const behindFailed = await insert('workstream:3', 5, 'pending');
 
-      await migrate(tdb.url, silentLogger());
-      expect(await pendingCount(db), 'pending rows are the first delta').to.equal(2);
+      // A writer that got its transaction id before the migration and inserts its event while
+      // the migration holds the outbox: its row must be pending afterwards, not counted delivered.
+      const writer = new pg.Client({ connectionString: tdb.url });
+      await writer.connect();
+      let late: { id: number; event_id: string };
+      try {
+        await writer.query('BEGIN');
+        await writer.query('SELECT pg_current_xact_id()'); // takes a transaction id now
+        const migrating = migrate(tdb.url, silentLogger());
+        await new Promise((r) => setTimeout(r, 300)); // the migration is under way, holding the outbox
+        late = (
+          await writer.query<{ id: number; event_id: string }>(
+            `INSERT INTO statehub.outbox (subject, ordering_key, attributes) VALUES ('org.statehub.workstream.completed', 'workstream:6', $1) RETURNING id, event_id`,
+            [workstreamAttributes(6)],
+          )
+        ).rows[0]!;
+        await writer.query('COMMIT');
+        await migrating;
+      } finally {
+        await writer.end();
+      }
+      expect(await pendingCount(db), 'pending rows, and the late writer\'s, are the first delta').to.equal(3);
+      expect((await eventStatus(db, late.event_id))?.state).to.equal('pending');
       const { rows: origin } = await db.query('SELECT previous_id, events, published, stream, first_seq, last_seq, first_id, last_id FROM statehub.outbox_batches');
       expect(origin).to.deep.equal([{ previous_id: null, events: 2, published: 2, stream: 'ACTIVITY_EVENTS', first_seq: 41, last_seq: 42, first_id: published[0]!.id, last_id: published[1]!.id }]);
       expect(await parkedRows(db)).to.deep.equal([{ outbox_id: failed.id, ordering_key: 'workstream:3', state: 'failed', error: 'refused: too large' }]);
@@ -97,9 +118,10 @@ describe('migrations/0007: from per-row bookkeeping to batches', function () {
         [failed.id, false, true],
         [pending.id, false, false],
         [behindFailed.id, false, false],
+        [late.id, false, false],
       ]);
       await migrate(tdb.url, silentLogger());
-      expect(await pendingCount(db)).to.equal(2);
+      expect(await pendingCount(db)).to.equal(3);
 
       // The new pump publishes the pending row, parks the one behind the failed event, and
       // publishes nothing that was published before.
@@ -108,7 +130,7 @@ describe('migrations/0007: from per-row bookkeeping to batches', function () {
         await waitFor('the first delta recorded', async () => (await pendingCount(db)) === 0, 10_000);
         const nc = await (await import('nats')).connect({ servers: nats.url });
         try {
-          expect((await readStream(nc)).map((m) => m.msgId)).to.deep.equal([pending.event_id]);
+          expect((await readStream(nc)).map((m) => m.msgId)).to.deep.equal([pending.event_id, late.event_id]);
         } finally {
           await nc.close();
         }

@@ -124,7 +124,7 @@ export const latencyBench: Bench = {
     if (pumped.missing) throw new Error(`${pumped.missing} events did not arrive within 30 s`);
 
     const figures: Figure[] = [];
-    const goals: Record<string, number | undefined> = { p50: 5, p99: 25, max: undefined };
+    const goals: Record<string, number | undefined> = { p50: 3, p99: 15, max: undefined };
     for (const [name, p] of [['p50', 50], ['p99', 99], ['max', 100]] as const) {
       const value = percentile(pumped.latencies, p);
       const base = percentile(direct.latencies, p);

@@ -2,7 +2,8 @@
 // pump's position (the newest batch's snapshot): only rows the pump has not passed are read,
 // through the txid index, never the published ones.
 import type { Queryable } from '../db.ts';
-import { newSince, readPosition, splitSnapshot } from './outbox.ts';
+import { newSince, splitSnapshot } from './delta.ts';
+import { readPosition } from './outbox.ts';
 
 export interface Backlog {
   /** Committed events the pump has not passed yet. */

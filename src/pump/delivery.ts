@@ -6,22 +6,24 @@
 //   any state ──database error──▶ backing off ──▶ delivering;   stop() ──▶ stopped
 //
 // delivering: publish the parked events an operator released, then the next delta (the rows
-// committed since the last batch's snapshot), page by page with the next page read while the
-// current one is in flight; record the delta as one batch row once every event is acked or
-// parked. While delivering the busy flag tells writers to skip NOTIFY (docs/capture.md);
-// handing back clears it with the wake-lock handshake.
+// committed since the snapshot reached), page by page with the next page read while the
+// current one is in flight. Completed deltas (every event acked or parked) are recorded as one
+// batch row about once a second while events keep coming, and whenever a round finds nothing
+// new. While delivering the busy flag tells writers to skip NOTIFY (docs/capture.md); handing
+// back clears it with the wake-lock handshake.
 import type { Db } from '../db.ts';
 import { CatalogError, toEnvelope } from '../events/catalog.ts';
 import { WAKE_LOCK_KEY } from '../events/wake.ts';
 import type { Logger } from '../logger.ts';
 import { Backoff, HealthLog, describe, sleep } from './backoff.ts';
 import type { JetStreamPublisher } from './jetstream-publisher.ts';
-import { Lanes, type Publisher } from './lanes.ts';
+import { Lanes, type Acked, type Publisher } from './lanes.ts';
 import type { PumpMetrics } from './metrics.ts';
+import { openDelta } from './delta.ts';
 import {
-  openDelta,
+  AckTally,
   PositionMovedError,
-  readPage,
+  Progress,
   readPosition,
   readReleasable,
   recordBatch,
@@ -41,6 +43,13 @@ const SETTLE_MAX_MS = 1000;
 const SETTLE_RETRY_MS = 3;
 /** While busy, how often to look for parked events an operator released (a NOTIFY also asks). */
 const RELEASE_CHECK_MS = 1000;
+/**
+ * While events keep coming, delivered deltas are recorded together, in one batch row, about this
+ * often or after this many events (and always when a round finds nothing new, before idling or
+ * stopping, and at once when events were parked). A crash re-publishes at most that much.
+ */
+const RECORD_EVERY_MS = 1000;
+const RECORD_EVERY_EVENTS = 10_000;
 
 export type DeliveryState = 'idle' | 'delivering' | 'quiet' | 'handing back' | 'backing off' | 'stopped';
 
@@ -64,9 +73,17 @@ export class Delivery {
   private woken = true; // deliver at start
   private wakeUp: (() => void) | undefined;
   private stopping = false;
+  /** Shutdown ran out of time: every lane gives up at once. */
+  private abandoned = false;
+  /** Released events that fail transiently are tried again after a growing pause. */
+  private readonly releaseBackoff = new Backoff(1000, 60_000);
+  private releaseNotBefore = 0;
   private readonly stopSignal = new AbortController();
   private lanes: Lanes | undefined;
+  /** The last recorded batch; undefined when it must be read again. */
   private position: Position | undefined;
+  /** Delivered since `position`, not recorded yet. */
+  private progress: Progress | undefined;
   /** What the busy flag is known to be; 'unknown' for a new leader (a dead one may have left it true). */
   private flag: 'true' | 'false' | 'unknown' = 'unknown';
   private releaseDue = true;
@@ -111,6 +128,7 @@ export class Delivery {
   leadershipChanged(leader: boolean): void {
     this.flag = 'unknown';
     this.position = undefined;
+    this.progress = undefined; // the next leader publishes it again (JetStream drops the copies)
     if (!leader) this.lanes?.abort();
     else this.wake();
   }
@@ -143,6 +161,7 @@ export class Delivery {
 
   /** Gives up the delta in flight at once (shutdown timeout): it is published again later. */
   abandon(): void {
+    this.abandoned = true;
     this.lanes?.abort();
   }
 
@@ -158,6 +177,7 @@ export class Delivery {
         this.lanes?.abort();
         this.dbHealth.failing(err);
         this.position = undefined; // re-read: the last record may or may not have committed
+        this.progress = undefined;
         this.current = 'backing off';
       }
     }
@@ -168,9 +188,13 @@ export class Delivery {
   }
 
   private async step(state: DeliveryState): Promise<DeliveryState> {
-    if (this.stopping) return 'stopped';
+    if (this.stopping) {
+      await this.record();
+      return 'stopped';
+    }
     switch (state) {
       case 'idle':
+        await this.record();
         await this.waitForWake();
         return this.canDeliver() ? 'delivering' : 'idle';
       case 'backing off':
@@ -182,6 +206,7 @@ export class Delivery {
           this.quietSince = undefined;
           return 'delivering';
         }
+        await this.record();
         this.quietSince ??= Date.now();
         if (this.flag !== 'false') return 'quiet';
         this.quietSince = undefined;
@@ -229,18 +254,21 @@ export class Delivery {
       this.lastReleaseCheck = Date.now();
       found = await this.release();
     }
+    if (this.stopping) return found; // no new delta once stopping
     return (await this.deliverDelta()) || found;
   }
 
-  private newLanes(): Lanes {
+  private newLanes(retryTransient: boolean, onAck: (a: Acked) => void): Lanes {
     const lanes = new Lanes({
       publish: this.publish,
       maxInFlight: this.o.maxInFlight,
-      mayContinue: () => this.o.isLeader(),
+      retryTransient,
+      mayContinue: () => this.o.isLeader() && !this.abandoned,
       canPublish: () => this.o.jetstream() !== undefined,
       onAck: (a) => {
         this.natsHealth.ok();
         this.o.metrics.observeAck((Date.now() - a.occurredAt.getTime()) / 1000, a.duplicate);
+        onAck(a);
       },
       onError: (row, error, permanent) => {
         this.o.metrics.countErrors(1);
@@ -255,57 +283,67 @@ export class Delivery {
 
   /** Publishes the parked events that may go now and records what became of them. */
   private async release(): Promise<boolean> {
+    if (performance.now() < this.releaseNotBefore) return false;
     const rows = await readReleasable(this.o.db, this.o.batchSize);
     if (rows.length === 0) return false;
     await this.ensureBusy();
-    const lanes = this.newLanes();
+    const acks: Acked[] = [];
+    const lanes = this.newLanes(false, (a) => acks.push(a));
     lanes.add(rows);
     await lanes.close();
     // Also after an abort: what was acked is published, whoever leads next.
-    await settleReleased(this.o.db, lanes.acks, lanes.parked.filter((p) => p.state === 'failed').map((p) => ({ id: p.id, error: p.error! })));
-    return true;
+    await settleReleased(this.o.db, acks, lanes.parked.filter((p) => p.state === 'failed').map((p) => ({ id: p.id, error: p.error! })));
+    if (lanes.left.length > 0) {
+      // Still failing transiently: they stay waiting; come back later, later each time.
+      this.releaseNotBefore = performance.now() + this.releaseBackoff.next();
+    } else {
+      this.releaseBackoff.reset();
+      if (rows.length === this.o.batchSize) this.releaseDue = true; // more to release: the next round
+    }
+    return acks.length > 0;
   }
 
   /** Delivers the next delta, if there is one. */
   private async deliverDelta(): Promise<boolean> {
     const { db, batchSize } = this.o;
-    const previous = (this.position ??= await readPosition(db));
-    const startedAt = new Date();
-    const { delta, rows: first } = await openDelta(db, previous.snapshot, batchSize);
-    if (delta.events === 0) return false;
+    const position = (this.position ??= await readPosition(db));
+    const from = this.progress?.snapshot ?? position.snapshot;
+    const reader = await openDelta(db, from, batchSize);
+    if (!reader) return false;
+    const { delta } = reader;
     await this.ensureBusy();
-    const lanes = this.newLanes();
-    let read = first.length;
-    let page = first;
-    for (;;) {
+    const acks = new AckTally();
+    const lanes = this.newLanes(true, (a) => acks.add(a));
+    let read = 0;
+    for (let page = await reader.next(); page; page = await reader.next()) {
       lanes.add(page);
-      const last = page.at(-1);
-      if (page.length < batchSize || !last || last.id >= delta.lastId!) break;
+      read += page.length;
       // Read the next page while this one is still in flight: the window never runs dry.
       await lanes.roomFor(batchSize);
       if (lanes.gaveUp) break;
-      page = await readPage(db, previous.snapshot, delta, last.id, batchSize);
-      read += page.length;
     }
-    if ((await lanes.close()) === 'aborted') return true;
+    if ((await lanes.close()) === 'aborted') return true; // not done: it is published again
     if (read !== delta.events) this.o.log.error('delta read differs from its count', { counted: delta.events, read });
-    try {
-      this.position = await recordBatch(db, {
-        previous,
-        snapshot: delta.snapshot,
-        events: read,
-        acks: lanes.acks,
-        parked: lanes.parked,
-        firstId: delta.firstId,
-        lastId: delta.lastId,
-        startedAt,
-      });
-    } catch (err) {
-      if (!(err instanceof PositionMovedError)) throw err;
-      this.o.log.warn('another pump recorded this delta; re-reading the position', { error: describe(err) });
-      this.position = undefined;
-    }
+    const progress = (this.progress ??= new Progress(position, from));
+    progress.add({ ...delta, events: read }, acks, lanes.parked);
+    const due = Date.now() - progress.startedAt.getTime() >= RECORD_EVERY_MS || progress.events >= RECORD_EVERY_EVENTS;
+    // Parked events are recorded at once: the next delta must see their keys blocked.
+    if (due || progress.parked.length > 0) await this.record();
     return true;
+  }
+
+  /** Writes what was delivered since the last batch row as one new batch row. */
+  private async record(): Promise<void> {
+    const progress = this.progress;
+    if (!progress) return;
+    this.progress = undefined;
+    try {
+      this.position = await recordBatch(this.o.db, progress.record);
+    } catch (err) {
+      this.position = undefined;
+      if (!(err instanceof PositionMovedError)) throw err;
+      this.o.log.warn('another pump recorded these deltas; re-reading the position', { error: describe(err) });
+    }
   }
 
   private async ensureBusy(): Promise<void> {

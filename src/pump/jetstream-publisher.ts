@@ -71,7 +71,7 @@ export class JetStreamPublisher {
         // Too large for the server, or the connection is closed or draining: as the client says it.
         return reject(err as NatsError);
       }
-      this.waiting.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
+      this.waiting.set(token, { resolve, reject, deadline: performance.now() + this.timeoutMs });
     });
   }
 
@@ -101,8 +101,9 @@ export class JetStreamPublisher {
     w.resolve({ stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true });
   }
 
+  /** A monotonic clock: a wall-clock step back must not stop timeouts. */
   private expire(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const [token, w] of this.waiting) {
       if (w.deadline > now) break;
       this.waiting.delete(token);

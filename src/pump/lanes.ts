@@ -1,8 +1,11 @@
 // Publishes a stream of outbox rows to JetStream: up to maxInFlight publishes outstanding, at
 // most one per ordering key, each key's rows in id order. A key whose publish fails transiently
 // is retried (same msgID) with backoff while the other keys flow; a key whose event fails for
-// good is blocked: that event is parked as failed and the key's later rows as waiting. Rows
-// arrive page by page (add) while earlier ones are in flight. Writes nothing to the database.
+// good is blocked: that event is parked as failed and the key's later rows as waiting. A key
+// whose event keeps failing transiently for stuckAfterMs while other publishes succeed is
+// parked as waiting (the pump retries it from there), so one event cannot hold every key's
+// later deltas. Rows arrive page by page (add) while earlier ones are in flight. Writes nothing
+// to the database.
 import type { Logger } from '../logger.ts';
 import { Backoff } from './backoff.ts';
 import type { Ack, OutboxRow, Parked } from './outbox.ts';
@@ -23,6 +26,13 @@ export type Publisher = (row: OutboxRow) => Promise<{ stream: string; seq: numbe
 export interface LanesOptions {
   publish: Publisher;
   maxInFlight: number;
+  /**
+   * Retry a transient failure here (a delta), or give the key up for this round and leave its
+   * rows where they are (parked events being released: the pump comes back to them).
+   */
+  retryTransient: boolean;
+  /** How long an event may fail transiently, while others succeed, before it is parked (default 30 s). */
+  stuckAfterMs?: number;
   /** False once the pump stops or steps down: then the lanes give up (nothing is recorded). */
   mayContinue(): boolean;
   /** False while NATS is not usable: sending pauses until it is again. */
@@ -39,6 +49,8 @@ interface Lane {
   busy: boolean;
   blocked: boolean;
   backoff?: Backoff;
+  /** Since when the head row has been failing transiently. */
+  failingSince?: number;
 }
 
 /** How long sending pauses after the connection itself was in trouble, or NATS was unusable. */
@@ -46,8 +58,10 @@ const PAUSE_MS = { base: 100, cap: 5000 };
 const RETRY_MS = { base: 100, cap: 10_000 };
 
 export class Lanes {
-  readonly acks: Acked[] = [];
   readonly parked: Parked[] = [];
+  /** Rows of keys given up on for this round (retryTransient false). */
+  readonly left: number[] = [];
+  private lastAckAt = 0;
   private readonly lanes = new Map<string, Lane>();
   private readonly ready: string[] = [];
   private readyHead = 0;
@@ -172,10 +186,10 @@ export class Lanes {
         this.inFlight--;
         lane.busy = false;
         lane.backoff = undefined;
+        lane.failingSince = undefined;
+        this.lastAckAt = performance.now();
         this.pause.reset();
-        const acked = { id: row.id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, occurredAt: row.occurred_at };
-        this.acks.push(acked);
-        this.o.onAck(acked);
+        this.o.onAck({ id: row.id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, occurredAt: row.occurred_at });
         this.advance(key, lane);
       },
       (err) => {
@@ -194,8 +208,29 @@ export class Lanes {
     if (lane.next >= lane.rows.length) {
       this.lanes.delete(key); // a later page may bring more rows of this key: a fresh lane
     } else {
+      // A key with many rows keeps receiving pages while it drains: drop what it has sent.
+      if (lane.next > 1024 && lane.next * 2 > lane.rows.length) {
+        lane.rows.splice(0, lane.next);
+        lane.next = 0;
+      }
       this.ready.push(key);
     }
+    this.send();
+  }
+
+  /** Takes the lane's remaining rows out: parked with `state`, or left for another round. */
+  private takeOut(key: string, lane: Lane, head: Parked | undefined): void {
+    const rest = lane.rows.slice(head ? lane.next + 1 : lane.next);
+    if (head) this.parked.push(head);
+    if (this.o.retryTransient || head) {
+      lane.blocked = true;
+      for (const r of rest) this.parked.push({ id: r.id, key, state: 'waiting' });
+    } else {
+      for (const r of lane.rows.slice(lane.next)) this.left.push(r.id);
+      this.lanes.delete(key);
+    }
+    this.unsettled -= lane.rows.length - lane.next;
+    lane.rows.length = lane.next = 0;
     this.send();
   }
 
@@ -204,13 +239,16 @@ export class Lanes {
     this.o.onError(row, failure, failure instanceof PermanentPublishError);
     if (failure instanceof PermanentPublishError) {
       // Order per key is the consumer's contract: the key's later events wait for an operator.
-      this.parked.push({ id: row.id, key, state: 'failed', error: failure.message });
-      lane.blocked = true;
-      for (let i = lane.next + 1; i < lane.rows.length; i++) this.parked.push({ id: lane.rows[i]!.id, key, state: 'waiting' });
-      this.unsettled -= lane.rows.length - lane.next;
-      lane.rows.length = lane.next = 0;
-      this.send();
-      return;
+      return this.takeOut(key, lane, { id: row.id, key, state: 'failed', error: failure.message });
+    }
+    if (!this.o.retryTransient) return this.takeOut(key, lane, undefined);
+    const now = performance.now();
+    lane.failingSince ??= now;
+    if (now - lane.failingSince > (this.o.stuckAfterMs ?? 30_000) && this.lastAckAt > lane.failingSince) {
+      // Failing for a while when others go through: not NATS, this event. Park it so the delta
+      // can be recorded and the other keys' next events flow; the pump retries it from there.
+      this.o.log.warn('event parked after failing transiently while others were published', { outbox_id: row.id, ordering_key: key, error: failure.message });
+      return this.takeOut(key, lane, { id: row.id, key, state: 'waiting', error: failure.message });
     }
     // Transient: the same row again after a while; its key's later rows wait for it.
     lane.backoff ??= new Backoff(RETRY_MS.base, RETRY_MS.cap);

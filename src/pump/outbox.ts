@@ -1,7 +1,6 @@
-// The pump's SQL: every statement it runs against the outbox and its bookkeeping, parameterized.
-// Outbox rows are never updated. Delivery is recorded per delta (migrations/0007): a delta is the
-// rows whose transaction is visible in a new snapshot and was not in the previous batch's, and
-// completing one inserts one row into statehub.outbox_batches. docs/capture.md explains it.
+// The pump's bookkeeping SQL, parameterized: its position, the batch rows that record delivered
+// deltas (migrations/0007), parked events, and the busy flag. Outbox rows are never updated;
+// reading a delta is src/pump/delta.ts. docs/capture.md explains the design.
 import type { Queryable } from '../db.ts';
 
 export interface OutboxRow {
@@ -11,11 +10,6 @@ export interface OutboxRow {
   ordering_key: string;
   attributes: unknown;
   occurred_at: Date;
-}
-
-/** A row of the delta, and whether its key is blocked by a parked event. */
-export interface DeltaRow extends OutboxRow {
-  blocked: boolean;
 }
 
 /** Where delivery stands: the newest batch and its snapshot (pg_snapshot as text). */
@@ -32,89 +26,6 @@ export async function readPosition(db: Queryable): Promise<Position> {
   return rows[0];
 }
 
-/** A pg_snapshot's text form, 'xmin:xmax:xip,...', split; xids stay text (xid8 may exceed 2^53). */
-export function splitSnapshot(snapshot: string): { xmin: string; xmax: string; xip: string[] } {
-  const m = /^(\d+):(\d+):([\d,]*)$/.exec(snapshot);
-  if (!m) throw new Error(`not a pg_snapshot: ${snapshot}`);
-  return { xmin: m[1]!, xmax: m[2]!, xip: m[3] ? m[3].split(',') : [] };
-}
-
-// Not visible in the previous snapshot: the transaction started at or after its xmax, or was
-// still running when it was taken (its xip list, the short IN list PgQ uses). A range of the
-// txid index plus a few lookups, however far back a long transaction holds the xmin. Both are
-// sent as values, not computed in SQL: the planner then estimates them from the column's
-// statistics instead of guessing (a guess that picked a full scan in test/pump-outbox-sql).
-export const newSince = (xmax: string, xip: string) => `(o.txid >= ${xmax}::xid8 OR o.txid = ANY (${xip}::xid8[]))`;
-
-/** The next delta's extent: from the previous snapshot to one taken by this very statement. */
-export interface Delta {
-  /** The snapshot this statement ran with, as text: the delta's upper bound. */
-  snapshot: string;
-  events: number;
-  firstId: number | null;
-  lastId: number | null;
-}
-
-// A page's filter: in the delta, said with functions the txid index cannot serve, so the only
-// index path is the primary key's id range in id order. Offered the txid index, the planner
-// takes it on stale statistics and sorts the whole delta for every page.
-const IN_DELTA = (previous: string, current: string) =>
-  `NOT pg_visible_in_snapshot(o.txid, ${previous}::pg_snapshot) AND pg_visible_in_snapshot(o.txid, ${current}::pg_snapshot)`;
-
-const PAGE_COLUMNS = `o.id, o.event_id, o.subject, o.ordering_key, o.attributes, o.occurred_at,
-  EXISTS (SELECT 1 FROM statehub.outbox_parked p
-           WHERE p.ordering_key = o.ordering_key AND p.state IN ('failed', 'waiting')) AS blocked`;
-
-/**
- * Opens the next delta and reads its first page, in one round trip. pg_current_snapshot() is
- * the statement's own snapshot, so the rows it sees are exactly those visible in it: nothing can
- * commit "in between" and be missed. The extent comes from the txid index, the page from the
- * primary key, between the delta's first and last id. blocked: an earlier event of the key is parked.
- */
-export const openDeltaSql = `
-  WITH extent AS MATERIALIZED (
-    SELECT pg_current_snapshot() AS snap, count(*)::int AS events, min(o.id) AS first_id, max(o.id) AS last_id
-      FROM statehub.outbox o
-     WHERE ${newSince('$1', '$2')} AND pg_visible_in_snapshot(o.txid, pg_current_snapshot())
-  )
-  SELECT e.snap::text AS delta_snapshot, e.events AS delta_events, e.first_id AS delta_first_id, e.last_id AS delta_last_id, page.*
-    FROM extent e
-    LEFT JOIN LATERAL (
-      SELECT ${PAGE_COLUMNS}
-        FROM statehub.outbox o
-       WHERE o.id >= e.first_id AND o.id <= e.last_id
-         AND ${IN_DELTA('$4', 'e.snap')}
-       ORDER BY o.id
-       LIMIT $3
-    ) AS page ON true`;
-
-export async function openDelta(db: Queryable, previous: string, limit: number): Promise<{ delta: Delta; rows: DeltaRow[] }> {
-  type Row = DeltaRow & { delta_snapshot: string; delta_events: number; delta_first_id: number | null; delta_last_id: number | null };
-  const { xmax, xip } = splitSnapshot(previous);
-  const { rows } = await db.query<Row>(openDeltaSql, [xmax, xip, limit, previous]);
-  const first = rows[0]!;
-  const delta = { snapshot: first.delta_snapshot, events: first.delta_events, firstId: first.delta_first_id, lastId: first.delta_last_id };
-  if (delta.events === 0) return { delta, rows: [] };
-  return {
-    delta,
-    rows: rows.map(({ id, event_id, subject, ordering_key, attributes, occurred_at, blocked }) => ({ id, event_id, subject, ordering_key, attributes, occurred_at, blocked })),
-  };
-}
-
-/** The next page of a delta, after `afterId`, in id order. */
-export const readPageSql = `
-  SELECT ${PAGE_COLUMNS}
-    FROM statehub.outbox o
-   WHERE o.id > $3 AND o.id <= $4
-     AND ${IN_DELTA('$1', '$2')}
-   ORDER BY o.id
-   LIMIT $5`;
-
-export async function readPage(db: Queryable, previous: string, delta: Delta, afterId: number, limit: number): Promise<DeltaRow[]> {
-  const { rows } = await db.query<DeltaRow>(readPageSql, [previous, delta.snapshot, afterId, delta.lastId, limit]);
-  return rows;
-}
-
 export interface Ack {
   id: number;
   stream: string;
@@ -122,7 +33,10 @@ export interface Ack {
   duplicate: boolean;
 }
 
-/** An event taken out of the flow: failed (with its error) or waiting behind its key's failure. */
+/**
+ * An event taken out of the flow: failed (with its error), or waiting behind its key's failure
+ * (or stuck on a transient error, which it keeps for the record).
+ */
 export interface Parked {
   id: number;
   key: string;
@@ -130,15 +44,95 @@ export interface Parked {
   error?: string;
 }
 
+/** What one batch row records: one delta, or several delivered back to back (see Progress). */
 export interface BatchRecord {
   previous: Position;
+  /** The snapshot reached: every event visible in it is delivered. */
   snapshot: string;
   events: number;
-  acks: Ack[];
+  published: number;
+  duplicates: number;
   parked: Parked[];
   firstId: number | null;
   lastId: number | null;
+  /** The PubAcks' stream (null when none, or more than one), and their lowest and highest sequence. */
+  stream: string | null;
+  firstSeq: number | null;
+  lastSeq: number | null;
   startedAt: Date;
+}
+
+/**
+ * Delivered but not yet recorded: what the next batch row will say. The pump records at most
+ * about once a second while events keep coming (PgQ's ticker does the same), so a busy hub
+ * writes a few bookkeeping rows a second, not one per poll; a crash re-publishes that much.
+ */
+export class Progress {
+  events = 0;
+  parked: Parked[] = [];
+  firstId: number | null = null;
+  lastId: number | null = null;
+  private readonly acks = new AckTally();
+  readonly startedAt = new Date();
+
+  constructor(
+    readonly previous: Position,
+    public snapshot: string,
+  ) {}
+
+  /** Adds a completed delta. */
+  add(delta: { snapshot: string; events: number; firstId: number | null; lastId: number | null }, acks: AckTally, parked: Parked[]): void {
+    this.snapshot = delta.snapshot;
+    this.events += delta.events;
+    this.acks.merge(acks);
+    if (delta.firstId !== null) this.firstId = Math.min(this.firstId ?? delta.firstId, delta.firstId);
+    if (delta.lastId !== null) this.lastId = Math.max(this.lastId ?? delta.lastId, delta.lastId);
+    for (const p of parked) this.parked.push(p);
+  }
+
+  get record(): BatchRecord {
+    const a = this.acks;
+    const stream = a.streams.size === 1 ? [...a.streams][0]! : null;
+    return {
+      previous: this.previous,
+      snapshot: this.snapshot,
+      events: this.events,
+      published: a.published,
+      duplicates: a.duplicates,
+      parked: this.parked,
+      firstId: this.firstId,
+      lastId: this.lastId,
+      stream,
+      firstSeq: stream ? a.firstSeq : null,
+      lastSeq: stream ? a.lastSeq : null,
+      startedAt: this.startedAt,
+    };
+  }
+}
+
+/** PubAcks counted, not kept: a delta may hold millions. */
+export class AckTally {
+  published = 0;
+  duplicates = 0;
+  readonly streams = new Set<string>();
+  firstSeq = Infinity;
+  lastSeq = -Infinity;
+
+  add(a: Ack): void {
+    this.published++;
+    if (a.duplicate) this.duplicates++;
+    this.streams.add(a.stream);
+    if (a.seq < this.firstSeq) this.firstSeq = a.seq;
+    if (a.seq > this.lastSeq) this.lastSeq = a.seq;
+  }
+
+  merge(o: AckTally): void {
+    this.published += o.published;
+    this.duplicates += o.duplicates;
+    for (const s of o.streams) this.streams.add(s);
+    this.firstSeq = Math.min(this.firstSeq, o.firstSeq);
+    this.lastSeq = Math.max(this.lastSeq, o.lastSeq);
+  }
 }
 
 /** The previous batch already has a successor: another pump recorded this delta. */
@@ -147,23 +141,24 @@ export class PositionMovedError extends Error {
 }
 
 /**
- * Records a completed delta in one statement: its parked events and its batch row. Returns the
+ * Records delivered deltas in one statement: their parked events and one batch row. Returns the
  * new position. previous_id is UNIQUE, so a second pump recording the same delta fails.
  */
 export async function recordBatch(db: Queryable, b: BatchRecord): Promise<Position> {
-  const seqs = b.acks.map((a) => a.seq);
-  const streams = new Set(b.acks.map((a) => a.stream));
-  const stream = streams.size === 1 ? [...streams][0]! : null;
   try {
+    // Only while `previous` is still the newest batch: UNIQUE (previous_id) fences two pumps
+    // recording at once, this fences one whose previous batch was pruned together with its successor.
     const { rows } = await db.query<{ id: number }>(
-      `WITH parked AS (
+      `WITH newest AS (
+         SELECT NOT EXISTS (SELECT 1 FROM statehub.outbox_batches WHERE id > $5) AS ok
+       ), parked AS (
          INSERT INTO statehub.outbox_parked (outbox_id, ordering_key, state, error)
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
+         SELECT p.* FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS p, newest WHERE newest.ok
          ON CONFLICT (outbox_id) DO NOTHING
        )
        INSERT INTO statehub.outbox_batches (previous_id, snapshot, events, published, duplicates, parked,
                                             first_id, last_id, stream, first_seq, last_seq, started_at)
-       VALUES ($5, $6::pg_snapshot, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+       SELECT $5, $6::pg_snapshot, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM newest WHERE newest.ok
        RETURNING id`,
       [
         b.parked.map((p) => p.id),
@@ -173,18 +168,19 @@ export async function recordBatch(db: Queryable, b: BatchRecord): Promise<Positi
         b.previous.batchId,
         b.snapshot,
         b.events,
-        b.acks.length,
-        b.acks.filter((a) => a.duplicate).length,
+        b.published,
+        b.duplicates,
         b.parked.length,
         b.firstId,
         b.lastId,
-        stream,
-        stream && seqs.length ? Math.min(...seqs) : null,
-        stream && seqs.length ? Math.max(...seqs) : null,
+        b.stream,
+        b.firstSeq,
+        b.lastSeq,
         b.startedAt,
       ],
     );
-    return { batchId: rows[0]!.id, snapshot: b.snapshot };
+    if (!rows[0]) throw new PositionMovedError(`batch ${b.previous.batchId} is no longer the newest: another pump recorded after it`);
+    return { batchId: rows[0].id, snapshot: b.snapshot };
   } catch (err) {
     if ((err as { code?: string; constraint?: string }).constraint === 'outbox_batches_previous_id_key') {
       throw new PositionMovedError(`batch ${b.previous.batchId} already has a successor: another pump recorded this delta`, { cause: err });

@@ -1,7 +1,7 @@
 // startPump wires the pump's parts together: listener, leader election, NATS link, delivery and
 // metrics. `statehub pump` runs it under signal handling; `statehub start` runs it in-process.
 import { requireDatabaseUrl, type Config } from '../config.ts';
-import { createDb } from '../db.ts';
+import { createDb, type Queryable } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { describe } from './backoff.ts';
 import { JetStreamLink } from './jetstream.ts';
@@ -16,6 +16,25 @@ import { readPosition, setBusy } from './outbox.ts';
 /** The pump cannot start: database unreachable or not migrated, metrics port taken. */
 export class PumpStartError extends Error {
   override name = 'PumpStartError';
+}
+
+/**
+ * The position's snapshot must lie in this database's past. After a logical restore into another
+ * cluster (pg_dump/pg_restore, logical replication) transaction ids start lower, new events would
+ * look delivered already, and the pump would publish nothing without saying so.
+ */
+async function checkPosition(db: Queryable): Promise<void> {
+  const position = await readPosition(db);
+  const { rows } = await db.query<{ behind: boolean }>(
+    'SELECT pg_snapshot_xmax(pg_current_snapshot()) < pg_snapshot_xmax($1::pg_snapshot) AS behind',
+    [position.snapshot],
+  );
+  if (rows[0]!.behind) {
+    throw new PumpStartError(
+      `the delivery position (batch ${position.batchId}, snapshot ${position.snapshot}) is ahead of this database's transaction ids: ` +
+        'it was restored from a logical dump into another cluster; reset the position as docs/operations.md ("After a logical restore") says',
+    );
+  }
 }
 
 export interface PumpOptions {
@@ -45,9 +64,10 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   // its delta, which JetStream drops as duplicates, and the writers keep the fsyncs to themselves.
   const db = createDb({ connectionString: url, max: 4, applicationName: 'statehub-pump', statementTimeoutMs: 30_000, asyncCommit: true }, log);
   try {
-    await readPosition(db);
+    await checkPosition(db);
   } catch (err) {
     await db.close();
+    if (err instanceof PumpStartError) throw err;
     throw new PumpStartError(`cannot read the delivery position in statehub.outbox_batches (is the database up and migrated?): ${describe(err)}`, { cause: err });
   }
 
