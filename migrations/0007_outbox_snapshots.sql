@@ -44,6 +44,11 @@ CREATE TABLE statehub.outbox_batches (
   previous_id   bigint UNIQUE,
   -- Every event whose txid is visible in this snapshot has been delivered (published or parked).
   snapshot      pg_snapshot NOT NULL,
+  -- A delta recorded part way (a large one is recorded about once a second while it is
+  -- published): of the events visible in next_snapshot and not in snapshot, those with an id up
+  -- to through_id are delivered too. A pump resumes the delta from there.
+  next_snapshot pg_snapshot,
+  through_id    bigint,
   -- For finding the first batch that delivered a given txid (outbox status --event): snapshots
   -- only move forward, so snapshot_xmax never decreases from one batch to the next.
   snapshot_xmax xid8 GENERATED ALWAYS AS (pg_snapshot_xmax(snapshot)) STORED,
@@ -62,9 +67,12 @@ CREATE TABLE statehub.outbox_batches (
   started_at    timestamptz NOT NULL DEFAULT now(),
   finished_at   timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT outbox_batches_counts CHECK (published + parked <= events AND duplicates <= published),
+  CONSTRAINT outbox_batches_partial CHECK ((next_snapshot IS NULL) = (through_id IS NULL)),
   CONSTRAINT outbox_batches_sequences CHECK ((stream IS NULL) = (first_seq IS NULL) AND (first_seq IS NULL) = (last_seq IS NULL))
 );
 CREATE INDEX outbox_batches_xmax ON statehub.outbox_batches (snapshot_xmax, id);
+-- The few rows recorded part way, for the same question.
+CREATE INDEX outbox_batches_partial ON statehub.outbox_batches (id) WHERE through_id IS NOT NULL;
 COMMENT ON TABLE statehub.outbox_batches IS
   'Delivery bookkeeping: one row per delta the pump completed; the newest row''s snapshot is the pump''s position.';
 

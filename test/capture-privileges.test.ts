@@ -6,7 +6,8 @@ import { requeueFailed, skipFailed } from '../src/cli/tools/parked.ts';
 import { pruneDelivered } from '../src/cli/tools/prune.ts';
 import type { Queryable } from '../src/db.ts';
 import { openDelta } from '../src/pump/delta.ts';
-import { AckTally, Progress, readPosition, recordBatch, setBusy } from '../src/pump/outbox.ts';
+import { readPosition, recordBatch, setBusy } from '../src/pump/outbox.ts';
+import { Progress } from '../src/pump/progress.ts';
 import { useTestDatabase } from './helpers/database.ts';
 
 const PRUNE_OUTBOX_SQL = 'SELECT events_deleted FROM statehub.prune_outbox($1::interval)';
@@ -105,12 +106,13 @@ describe('outbox privileges and invariants', () => {
     await asRole('statehub_pump', async (q) => {
       // What the pump does with a delta whose one event failed: park it and record the batch.
       const previous = await readPosition(q);
-      const reader = (await openDelta(q, previous.snapshot, 1000))!;
-      const { delta } = reader;
+      const reader = await openDelta(q, previous.snapshot, 1000);
+      if (!('delta' in reader)) throw new Error('expected a delta');
       const rows = (await reader.next())!;
       expect(rows.map((r) => r.id)).to.include(event!.id);
-      const progress = new Progress(previous, previous.snapshot);
-      progress.add(delta, new AckTally(), rows.map((r) => ({ id: r.id, key: r.ordering_key, state: 'failed' as const, error: 'refused' })));
+      const progress = new Progress(previous);
+      for (const r of rows) progress.take(r.id, { parked: { id: r.id, key: r.ordering_key, state: 'failed', error: 'refused' } });
+      progress.complete(reader.delta.snapshot);
       await recordBatch(q, progress.record);
       // What an operator does with the pump's login.
       expect((await requeueFailed(q, [event!.id])).changed).to.deep.equal([event!.id]);

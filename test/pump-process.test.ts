@@ -1,6 +1,8 @@
 // `statehub pump` as a child process, where signals matter: SIGKILL mid-backlog, failover
 // between two pumps, SIGTERM, no NATS configured, bad configuration and credentials.
 import { expect } from 'chai';
+import { eventStatus } from '../src/cli/tools/status.ts';
+import { backlog } from '../src/pump/backlog.ts';
 import { connect, type NatsConnection } from 'nats';
 import { useTestDatabase } from './helpers/database.ts';
 import { writeCredsFiles } from './helpers/creds.ts';
@@ -96,6 +98,38 @@ describe('pump process: crashes, failover and signals', function () {
     const redone = await batchesAfter(recorded);
     expect(redone.events, 'exactly the unfinished delta was delivered again').to.equal(20_000);
     expect(redone.duplicates, 'what the killed pump had published came back as duplicates').to.be.at.least(3000);
+    second.kill('SIGTERM');
+    expect(await second.exited).to.equal(0);
+  });
+
+  it('a large delta is recorded part way while it is published: killed, the restart re-publishes only what came after', async function () {
+    const first = pump({ PUMP_MAX_IN_FLIGHT: '1' }); // slow: one publish at a time
+    await metricsPortOf(first);
+    const recorded = await lastBatch();
+    await insertWorkstreamRows(t.db, 20_000, 2000);
+    const partial = async () =>
+      (
+        await t.db.query<{ events: number; through: number | null }>(
+          'SELECT coalesce(sum(events), 0)::int AS events, max(through_id)::int AS through FROM statehub.outbox_batches WHERE id > $1 AND through_id IS NOT NULL',
+          [recorded],
+        )
+      ).rows[0]!;
+    await waitFor('a part of the delta recorded', async () => (await partial()).events >= 1000, 60_000, 20);
+    first.kill('SIGKILL');
+    await first.exited;
+    const killed = await partial();
+    const killedLast = await lastBatch();
+    expect(killed.through, 'the delta is recorded through an id').to.be.a('number');
+    // The backlog and the status of one event see the part recorded.
+    expect((await backlog(t.db)).pending).to.equal(20_000 - killed.events);
+    const { rows: early } = await t.db.query<{ event_id: string }>('SELECT event_id FROM statehub.outbox WHERE id <= $1 ORDER BY id DESC LIMIT 1', [killed.through]);
+    expect((await eventStatus(t.db, early[0]!.event_id))?.state).to.equal('published');
+    const second = pump();
+    await waitFor('all 20,000 rows published', async () => (await published()) === 20_000, 60_000);
+    await expectExactlyOnce(20_000);
+    const redone = await batchesAfter(killedLast);
+    expect(redone.events + killed.events, 'each event recorded once').to.equal(20_000);
+    expect(redone.events, 'the restart delivered only what came after the recorded part').to.equal(20_000 - killed.events);
     second.kill('SIGTERM');
     expect(await second.exited).to.equal(0);
   });

@@ -21,9 +21,14 @@ export interface Backlog {
 }
 
 export async function backlog(db: Queryable): Promise<Backlog> {
-  const { xmax, xip } = splitSnapshot((await readPosition(db)).snapshot);
+  const position = await readPosition(db);
+  const { xmax, xip } = splitSnapshot(position.snapshot);
+  // A delta recorded part way: what it delivered through its last id is not pending.
   const { rows } = await db.query<Backlog>(
-    `WITH pending AS (SELECT o.id, o.occurred_at FROM statehub.outbox o WHERE ${newSince('$1', '$2')}),
+    `WITH pending AS (
+       SELECT o.id, o.occurred_at FROM statehub.outbox o
+        WHERE ${newSince('$1', '$2')} AND NOT (o.id <= $3 AND pg_visible_in_snapshot(o.txid, $4::pg_snapshot))
+     ),
           parked AS (
             SELECT count(*) FILTER (WHERE state = 'failed')::int AS failed,
                    count(*) FILTER (WHERE state = 'waiting')::int AS waiting,
@@ -38,7 +43,7 @@ export async function backlog(db: Queryable): Promise<Backlog> {
             (extract(epoch FROM clock_timestamp() - parked.blocked_since) * 1000)::float8 AS "oldestBlockedAgeMs"
        FROM parked
        LEFT JOIN LATERAL (SELECT id, occurred_at FROM pending ORDER BY id LIMIT 1) AS o ON true`,
-    [xmax, xip],
+    [xmax, xip, position.partial?.throughId ?? 0, position.partial?.snapshot ?? position.snapshot],
   );
   return rows[0]!;
 }

@@ -20,16 +20,16 @@ import type { JetStreamPublisher } from './jetstream-publisher.ts';
 import { Lanes, type Acked, type Publisher } from './lanes.ts';
 import type { PumpMetrics } from './metrics.ts';
 import { openDelta } from './delta.ts';
+import { Progress, Watermark } from './progress.ts';
 import {
-  AckTally,
   PositionMovedError,
-  Progress,
   readPosition,
   readReleasable,
   recordBatch,
   setBusy,
   settleReleased,
   writersSettled,
+  type Parked,
   type Position,
 } from './outbox.ts';
 import { PermanentPublishError } from './publish.ts';
@@ -258,7 +258,7 @@ export class Delivery {
     return (await this.deliverDelta()) || found;
   }
 
-  private newLanes(retryTransient: boolean, onAck: (a: Acked) => void): Lanes {
+  private newLanes(retryTransient: boolean, onAck: (a: Acked) => void, onPark?: (p: Parked) => void): Lanes {
     const lanes = new Lanes({
       publish: this.publish,
       maxInFlight: this.o.maxInFlight,
@@ -270,6 +270,7 @@ export class Delivery {
         this.o.metrics.observeAck((Date.now() - a.occurredAt.getTime()) / 1000, a.duplicate);
         onAck(a);
       },
+      onPark,
       onError: (row, error, permanent) => {
         this.o.metrics.countErrors(1);
         if (permanent) this.o.log.warn('event parked: it cannot be published', { outbox_id: row.id, ordering_key: row.ordering_key, reason: error.message });
@@ -303,45 +304,87 @@ export class Delivery {
     return acks.length > 0;
   }
 
-  /** Delivers the next delta, if there is one. */
+  /** Delivers the next delta (or the rest of one recorded part way), if there is one. */
   private async deliverDelta(): Promise<boolean> {
     const { db, batchSize } = this.o;
-    const position = (this.position ??= await readPosition(db));
-    const from = this.progress?.snapshot ?? position.snapshot;
-    const reader = await openDelta(db, from, batchSize);
-    if (!reader) return false;
+    const progress = this.progressNow((this.position ??= await readPosition(db)));
+    const resume = progress.partial ? { snapshot: progress.partial.snapshot, afterId: progress.partial.throughId } : undefined;
+    const reader = await openDelta(db, progress.snapshot, batchSize, resume);
+    if (!('delta' in reader)) {
+      if (!resume) return false;
+      progress.complete(resume.snapshot); // nothing after the recorded part: the delta is done
+      await this.record();
+      return true;
+    }
     const { delta } = reader;
     await this.ensureBusy();
-    const acks = new AckTally();
-    const lanes = this.newLanes(true, (a) => acks.add(a));
+    const mark = new Watermark();
+    const lanes = this.newLanes(true, (a) => mark.acked(a), (p) => mark.parked(p));
     let read = 0;
     for (let page = await reader.next(); page; page = await reader.next()) {
+      mark.added(page);
       lanes.add(page);
       read += page.length;
       // Read the next page while this one is still in flight: the window never runs dry.
-      await lanes.roomFor(batchSize);
+      await this.recordingWhile(lanes.roomFor(batchSize), delta.snapshot, mark);
       if (lanes.gaveUp) break;
+      await this.recordPart(delta.snapshot, mark);
     }
-    if ((await lanes.close()) === 'aborted') return true; // not done: it is published again
+    const end = await this.recordingWhile(lanes.close(), delta.snapshot, mark);
+    if (end === 'aborted' || !this.position) return true; // the rest is published again, by whoever leads
     if (read !== delta.events) this.o.log.error('delta read differs from its count', { counted: delta.events, read });
-    const progress = (this.progress ??= new Progress(position, from));
-    progress.add({ ...delta, events: read }, acks, lanes.parked);
-    const due = Date.now() - progress.startedAt.getTime() >= RECORD_EVERY_MS || progress.events >= RECORD_EVERY_EVENTS;
+    const done = this.progressNow(this.position!);
+    mark.harvest(done);
+    done.complete(delta.snapshot);
     // Parked events are recorded at once: the next delta must see their keys blocked.
-    if (due || progress.parked.length > 0) await this.record();
+    if (this.recordDue(done) || done.parked.length > 0) await this.record();
     return true;
+  }
+
+  /** The progress since the last batch row (a fresh one after each record). */
+  private progressNow(position: Position): Progress {
+    return (this.progress ??= new Progress(position));
+  }
+
+  private recordDue(progress: Progress): boolean {
+    return Date.now() - progress.startedAt.getTime() >= RECORD_EVERY_MS || progress.events >= RECORD_EVERY_EVENTS;
+  }
+
+  /**
+   * Waits for `work`; meanwhile, about once a second (or every 10,000 events), records how far
+   * the delta toward `snapshot` has got, so an interruption re-publishes only what came after.
+   */
+  private async recordingWhile<T>(work: Promise<T>, snapshot: string, mark: Watermark): Promise<T> {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const tick = new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), RECORD_EVERY_MS / 4)));
+      const got = await Promise.race([work, tick]);
+      clearTimeout(timer);
+      if (got !== 'tick') return got as T;
+      await this.recordPart(snapshot, mark);
+    }
+  }
+
+  /** Records the delta toward `snapshot` part way, through its settled prefix, when a record is due. */
+  private async recordPart(snapshot: string, mark: Watermark): Promise<void> {
+    if (!this.o.isLeader() || this.abandoned || !this.position) return;
+    const progress = this.progressNow(this.position);
+    const through = mark.harvest(progress);
+    if (through !== undefined) progress.through(snapshot, through);
+    if (progress.partial && this.recordDue(progress)) await this.record();
   }
 
   /** Writes what was delivered since the last batch row as one new batch row. */
   private async record(): Promise<void> {
     const progress = this.progress;
-    if (!progress) return;
-    this.progress = undefined;
+    this.progress = undefined; // the next one starts afresh (its startedAt goes into the row)
+    if (!progress?.changed) return;
     try {
       this.position = await recordBatch(this.o.db, progress.record);
     } catch (err) {
       this.position = undefined;
       if (!(err instanceof PositionMovedError)) throw err;
+      this.lanes?.abort(); // another pump leads: what is in flight is its to publish
       this.o.log.warn('another pump recorded these deltas; re-reading the position', { error: describe(err) });
     }
   }

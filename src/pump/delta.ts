@@ -54,15 +54,16 @@ const IN_RANGE_PART = (range: string, current: string) =>
 /**
  * Opens the next delta and reads the range part's first page, in one round trip.
  * pg_current_snapshot() is the statement's own snapshot, so the rows it sees are exactly those
- * visible in it: nothing can commit "in between" and be missed.
+ * visible in it: nothing can commit "in between" and be missed. To resume a delta recorded part
+ * way, $5 is its snapshot and $6 the last id delivered.
  */
 export const openDeltaSql = `
   WITH extent AS MATERIALIZED (
-    SELECT pg_current_snapshot() AS snap, count(*)::int AS events, min(o.id) AS first_id, max(o.id) AS last_id,
+    SELECT coalesce($5::pg_snapshot, pg_current_snapshot()) AS snap, count(*)::int AS events, min(o.id) AS first_id, max(o.id) AS last_id,
            min(o.id) FILTER (WHERE o.txid >= $1::xid8) AS range_first, max(o.id) FILTER (WHERE o.txid >= $1::xid8) AS range_last,
            (count(*) FILTER (WHERE o.txid < $1::xid8))::int AS xip_events
       FROM statehub.outbox o
-     WHERE ${newSince('$1', '$2')} AND pg_visible_in_snapshot(o.txid, pg_current_snapshot())
+     WHERE ${newSince('$1', '$2')} AND pg_visible_in_snapshot(o.txid, coalesce($5::pg_snapshot, pg_current_snapshot())) AND o.id > $6
   )
   SELECT e.snap::text AS delta_snapshot, e.events AS delta_events, e.first_id AS delta_first_id, e.last_id AS delta_last_id,
          e.range_first AS delta_range_first, e.range_last AS delta_range_last, e.xip_events AS delta_xip_events, page.*
@@ -106,12 +107,21 @@ type Row = DeltaRow & {
   delta_xip_events: number;
 };
 
-/** Opens the delta after `previous`; undefined when nothing new committed. */
-export async function openDelta(db: Queryable, previous: string, pageSize: number): Promise<DeltaReader | undefined> {
+/** A delta to finish: its snapshot and the last id already delivered. */
+export interface Resume {
+  snapshot: string;
+  afterId: number;
+}
+
+/**
+ * Opens the delta after `previous` (or resumes one); undefined when it holds nothing (more),
+ * with the snapshot it would have had.
+ */
+export async function openDelta(db: Queryable, previous: string, pageSize: number, resume?: Resume): Promise<DeltaReader | { empty: string }> {
   const { xmax, xip } = splitSnapshot(previous);
-  const { rows } = await db.query<Row>(openDeltaSql, [xmax, xip, pageSize, `${xmax}:${xmax}:`]);
+  const { rows } = await db.query<Row>(openDeltaSql, [xmax, xip, pageSize, `${xmax}:${xmax}:`, resume?.snapshot ?? null, resume?.afterId ?? 0]);
   const f = rows[0]!;
-  if (f.delta_events === 0) return undefined;
+  if (f.delta_events === 0) return { empty: f.delta_snapshot };
   const delta: Delta = {
     snapshot: f.delta_snapshot,
     events: f.delta_events,
@@ -122,7 +132,7 @@ export async function openDelta(db: Queryable, previous: string, pageSize: numbe
     xipEvents: f.delta_xip_events,
   };
   const first = f.delta_range_first === null ? [] : rows.map(({ id, event_id, subject, ordering_key, attributes, occurred_at, blocked }) => ({ id, event_id, subject, ordering_key, attributes, occurred_at, blocked }));
-  return new DeltaReader(db, xmax, xip, delta, pageSize, first);
+  return new DeltaReader(db, xmax, xip, delta, pageSize, first, resume?.afterId ?? 0);
 }
 
 /** One part's rows, fetched a page at a time. */
@@ -162,6 +172,7 @@ export class DeltaReader {
     readonly delta: Delta,
     private readonly pageSize: number,
     firstRangePage: DeltaRow[],
+    afterId: number,
   ) {
     if (delta.rangeFirst !== null) {
       const range = new Part(
@@ -178,7 +189,7 @@ export class DeltaReader {
         new Part(
           (after) => db.query<DeltaRow>(readXipPageSql, [xip, delta.snapshot, after, pageSize]).then((r) => r.rows),
           pageSize,
-          0,
+          afterId,
           delta.lastId!,
         ),
       );

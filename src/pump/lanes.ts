@@ -38,6 +38,8 @@ export interface LanesOptions {
   /** False while NATS is not usable: sending pauses until it is again. */
   canPublish(): boolean;
   onAck(ack: Acked): void;
+  /** A row parked (failed, or waiting behind its key). */
+  onPark?(parked: Parked): void;
   /** A failed publish, transient or permanent. */
   onError(row: OutboxRow, error: Error, permanent: boolean): void;
   log: Logger;
@@ -95,7 +97,7 @@ export class Lanes {
       }
       if (lane.blocked || row.blocked) {
         lane.blocked = true;
-        this.parked.push({ id: row.id, key: row.ordering_key, state: 'waiting' });
+        this.park({ id: row.id, key: row.ordering_key, state: 'waiting' });
         continue;
       }
       this.unsettled++;
@@ -103,6 +105,11 @@ export class Lanes {
       if (!lane.busy && lane.rows.length - lane.next === 1) this.ready.push(row.ordering_key);
     }
     this.send();
+  }
+
+  private park(p: Parked): void {
+    this.parked.push(p);
+    this.o.onPark?.(p);
   }
 
   /** True once abort() ran, or the pump stopped leading. */
@@ -221,10 +228,10 @@ export class Lanes {
   /** Takes the lane's remaining rows out: parked with `state`, or left for another round. */
   private takeOut(key: string, lane: Lane, head: Parked | undefined): void {
     const rest = lane.rows.slice(head ? lane.next + 1 : lane.next);
-    if (head) this.parked.push(head);
+    if (head) this.park(head);
     if (this.o.retryTransient || head) {
       lane.blocked = true;
-      for (const r of rest) this.parked.push({ id: r.id, key, state: 'waiting' });
+      for (const r of rest) this.park({ id: r.id, key, state: 'waiting' });
     } else {
       for (const r of lane.rows.slice(lane.next)) this.left.push(r.id);
       this.lanes.delete(key);

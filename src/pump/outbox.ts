@@ -12,18 +12,30 @@ export interface OutboxRow {
   occurred_at: Date;
 }
 
+/** A delta recorded part way: of the events visible in `snapshot` and not before, those up to `throughId` are delivered. */
+export interface Partial {
+  snapshot: string;
+  throughId: number;
+}
+
 /** Where delivery stands: the newest batch and its snapshot (pg_snapshot as text). */
 export interface Position {
   batchId: number;
   snapshot: string;
+  partial?: Partial;
 }
 
 export async function readPosition(db: Queryable): Promise<Position> {
-  const { rows } = await db.query<Position>(
-    'SELECT id AS "batchId", snapshot::text AS snapshot FROM statehub.outbox_batches ORDER BY id DESC LIMIT 1',
+  const { rows } = await db.query<{ id: number; snapshot: string; next_snapshot: string | null; through_id: number | null }>(
+    'SELECT id, snapshot::text, next_snapshot::text, through_id FROM statehub.outbox_batches ORDER BY id DESC LIMIT 1',
   );
-  if (!rows[0]) throw new Error('statehub.outbox_batches is empty: the origin batch of migrations/0007 is missing');
-  return rows[0];
+  const r = rows[0];
+  if (!r) throw new Error('statehub.outbox_batches is empty: the origin batch of migrations/0007 is missing');
+  return {
+    batchId: r.id,
+    snapshot: r.snapshot,
+    ...(r.next_snapshot !== null && r.through_id !== null ? { partial: { snapshot: r.next_snapshot, throughId: r.through_id } } : {}),
+  };
 }
 
 export interface Ack {
@@ -44,11 +56,12 @@ export interface Parked {
   error?: string;
 }
 
-/** What one batch row records: one delta, or several delivered back to back (see Progress). */
+/** What one batch row records: deltas delivered back to back, the last one maybe part way (src/pump/progress.ts). */
 export interface BatchRecord {
   previous: Position;
   /** The snapshot reached: every event visible in it is delivered. */
   snapshot: string;
+  partial?: Partial;
   events: number;
   published: number;
   duplicates: number;
@@ -60,79 +73,6 @@ export interface BatchRecord {
   firstSeq: number | null;
   lastSeq: number | null;
   startedAt: Date;
-}
-
-/**
- * Delivered but not yet recorded: what the next batch row will say. The pump records at most
- * about once a second while events keep coming (PgQ's ticker does the same), so a busy hub
- * writes a few bookkeeping rows a second, not one per poll; a crash re-publishes that much.
- */
-export class Progress {
-  events = 0;
-  parked: Parked[] = [];
-  firstId: number | null = null;
-  lastId: number | null = null;
-  private readonly acks = new AckTally();
-  readonly startedAt = new Date();
-
-  constructor(
-    readonly previous: Position,
-    public snapshot: string,
-  ) {}
-
-  /** Adds a completed delta. */
-  add(delta: { snapshot: string; events: number; firstId: number | null; lastId: number | null }, acks: AckTally, parked: Parked[]): void {
-    this.snapshot = delta.snapshot;
-    this.events += delta.events;
-    this.acks.merge(acks);
-    if (delta.firstId !== null) this.firstId = Math.min(this.firstId ?? delta.firstId, delta.firstId);
-    if (delta.lastId !== null) this.lastId = Math.max(this.lastId ?? delta.lastId, delta.lastId);
-    for (const p of parked) this.parked.push(p);
-  }
-
-  get record(): BatchRecord {
-    const a = this.acks;
-    const stream = a.streams.size === 1 ? [...a.streams][0]! : null;
-    return {
-      previous: this.previous,
-      snapshot: this.snapshot,
-      events: this.events,
-      published: a.published,
-      duplicates: a.duplicates,
-      parked: this.parked,
-      firstId: this.firstId,
-      lastId: this.lastId,
-      stream,
-      firstSeq: stream ? a.firstSeq : null,
-      lastSeq: stream ? a.lastSeq : null,
-      startedAt: this.startedAt,
-    };
-  }
-}
-
-/** PubAcks counted, not kept: a delta may hold millions. */
-export class AckTally {
-  published = 0;
-  duplicates = 0;
-  readonly streams = new Set<string>();
-  firstSeq = Infinity;
-  lastSeq = -Infinity;
-
-  add(a: Ack): void {
-    this.published++;
-    if (a.duplicate) this.duplicates++;
-    this.streams.add(a.stream);
-    if (a.seq < this.firstSeq) this.firstSeq = a.seq;
-    if (a.seq > this.lastSeq) this.lastSeq = a.seq;
-  }
-
-  merge(o: AckTally): void {
-    this.published += o.published;
-    this.duplicates += o.duplicates;
-    for (const s of o.streams) this.streams.add(s);
-    this.firstSeq = Math.min(this.firstSeq, o.firstSeq);
-    this.lastSeq = Math.max(this.lastSeq, o.lastSeq);
-  }
 }
 
 /** The previous batch already has a successor: another pump recorded this delta. */
@@ -157,8 +97,8 @@ export async function recordBatch(db: Queryable, b: BatchRecord): Promise<Positi
          ON CONFLICT (outbox_id) DO NOTHING
        )
        INSERT INTO statehub.outbox_batches (previous_id, snapshot, events, published, duplicates, parked,
-                                            first_id, last_id, stream, first_seq, last_seq, started_at)
-       SELECT $5, $6::pg_snapshot, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM newest WHERE newest.ok
+                                            first_id, last_id, stream, first_seq, last_seq, started_at, next_snapshot, through_id)
+       SELECT $5, $6::pg_snapshot, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::pg_snapshot, $18 FROM newest WHERE newest.ok
        RETURNING id`,
       [
         b.parked.map((p) => p.id),
@@ -177,10 +117,12 @@ export async function recordBatch(db: Queryable, b: BatchRecord): Promise<Positi
         b.firstSeq,
         b.lastSeq,
         b.startedAt,
+        b.partial?.snapshot ?? null,
+        b.partial?.throughId ?? null,
       ],
     );
     if (!rows[0]) throw new PositionMovedError(`batch ${b.previous.batchId} is no longer the newest: another pump recorded after it`);
-    return { batchId: rows[0].id, snapshot: b.snapshot };
+    return { batchId: rows[0].id, snapshot: b.snapshot, ...(b.partial ? { partial: b.partial } : {}) };
   } catch (err) {
     if ((err as { code?: string; constraint?: string }).constraint === 'outbox_batches_previous_id_key') {
       throw new PositionMovedError(`batch ${b.previous.batchId} already has a successor: another pump recorded this delta`, { cause: err });

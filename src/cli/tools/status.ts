@@ -93,9 +93,17 @@ export async function eventStatus(db: Queryable, eventId: string): Promise<Event
             b.id AS batch_id, b.stream, b.first_seq, b.last_seq, b.finished_at
        FROM statehub.outbox o
        LEFT JOIN statehub.outbox_parked p ON p.outbox_id = o.id
-       LEFT JOIN LATERAL (SELECT * FROM statehub.outbox_batches b
-                           WHERE b.snapshot_xmax > o.txid AND pg_visible_in_snapshot(o.txid, b.snapshot)
-                           ORDER BY b.snapshot_xmax, b.id LIMIT 1) AS b ON true
+       LEFT JOIN LATERAL (
+         SELECT * FROM (
+           (SELECT * FROM statehub.outbox_batches b
+             WHERE b.snapshot_xmax > o.txid AND pg_visible_in_snapshot(o.txid, b.snapshot)
+             ORDER BY b.snapshot_xmax, b.id LIMIT 1)
+           UNION ALL
+           -- or a row that recorded its delta part way, through its id
+           (SELECT * FROM statehub.outbox_batches b
+             WHERE b.through_id IS NOT NULL AND b.through_id >= o.id AND pg_visible_in_snapshot(o.txid, b.next_snapshot)
+             ORDER BY b.id LIMIT 1)
+         ) AS first ORDER BY first.id LIMIT 1) AS b ON true
       WHERE o.event_id = $1`,
     [eventId],
   );
