@@ -102,30 +102,44 @@ CREATE INDEX outbox_parked_open ON statehub.outbox_parked (ordering_key, outbox_
 COMMENT ON TABLE statehub.outbox_parked IS
   'Events the pump could not publish (failed) and the later events of their ordering key (waiting), until `statehub outbox requeue` or `skip`.';
 
--- The origin batch: pg_current_snapshot() with this transaction and every transaction id from
--- the snapshot's xmax up to this one added to its running list. A transaction never sees itself
--- as running, and transactions that got their id after the snapshot's xmax was computed (a
--- writer that updated a hub row and now waits for this migration's lock on the outbox) are not
--- in the list either; their rows, inserted after this commits, must not count as delivered.
--- It summarizes the rows published before this migration.
+-- A snapshot to start delivery from, inside the transaction that stamps the undelivered rows
+-- with its own id: pg_current_snapshot() with this transaction, and every transaction id from
+-- the snapshot's xmax up to this one, added to its running list. A transaction never sees itself
+-- as running (and later ones may have committed, putting xmax above it), and transactions that
+-- got their id after the snapshot's xmax was computed (a writer that updated a hub row and now
+-- waits for this migration's lock on the outbox) are not in the list either: their rows,
+-- inserted after this commits, must not count as delivered. Listing too many as running is
+-- harmless (such rows are delivered once more), too few loses events. Also used to reset the
+-- position after a logical restore (docs/operations.md).
+CREATE FUNCTION statehub.outbox_origin_snapshot() RETURNS pg_snapshot
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+  SELECT format('%s:%s:%s',
+                least(pg_snapshot_xmin(s.snap), s.me),
+                greatest(pg_snapshot_xmax(s.snap), (s.me::text::bigint + 1)::text::xid8),
+                (SELECT string_agg(x::text, ',' ORDER BY x)
+                   FROM (SELECT pg_snapshot_xip(s.snap)
+                          UNION
+                         SELECT s.me
+                          UNION
+                         SELECT g::text::xid8
+                           FROM generate_series(pg_snapshot_xmax(s.snap)::text::bigint, s.me::text::bigint) AS g) AS r(x))
+               )::pg_snapshot
+    FROM (SELECT pg_current_snapshot() AS snap, pg_current_xact_id() AS me) AS s
+$$;
+COMMENT ON FUNCTION statehub.outbox_origin_snapshot() IS
+  'pg_current_snapshot() with the calling transaction and every id from its xmax up to the caller''s listed as running: a position from which rows the caller stamps with its own id stay undelivered.';
+
+-- The origin batch, from that snapshot. It summarizes the rows published before this migration.
 INSERT INTO statehub.outbox_batches (snapshot, events, published, duplicates, parked, first_id, last_id,
                                      stream, first_seq, last_seq, started_at, finished_at)
-SELECT format('%s:%s:%s',
-              least(pg_snapshot_xmin(s.snap), s.me),
-              greatest(pg_snapshot_xmax(s.snap), (s.me::text::bigint + 1)::text::xid8),
-              (SELECT string_agg(x::text, ',' ORDER BY x)
-                 FROM (SELECT pg_snapshot_xip(s.snap)
-                        UNION
-                       SELECT g::text::xid8
-                         FROM generate_series(pg_snapshot_xmax(s.snap)::text::bigint, s.me::text::bigint) AS g) AS r(x))
-             )::pg_snapshot,
+SELECT statehub.outbox_origin_snapshot(),
        p.n, p.n, 0, 0, p.first_id, p.last_id,
        CASE WHEN p.streams = 1 THEN p.stream END,
        CASE WHEN p.streams = 1 THEN p.first_seq END,
        CASE WHEN p.streams = 1 THEN p.last_seq END,
        coalesce(p.first_at, now()), coalesce(p.last_at, now())
-  FROM (SELECT pg_current_snapshot() AS snap, pg_current_xact_id() AS me) AS s,
-       (SELECT count(*)::int AS n, min(id) AS first_id, max(id) AS last_id, count(DISTINCT stream) AS streams,
+  FROM (SELECT count(*)::int AS n, min(id) AS first_id, max(id) AS last_id, count(DISTINCT stream) AS streams,
                min(stream) AS stream, min(stream_seq) AS first_seq, max(stream_seq) AS last_seq,
                min(published_at) AS first_at, max(published_at) AS last_at
           FROM statehub.outbox WHERE published_at IS NOT NULL) AS p;
@@ -190,4 +204,5 @@ CREATE INDEX outbox_failed ON statehub.outbox (id) WHERE failed_at IS NOT NULL;
 CREATE INDEX outbox_published_at ON statehub.outbox (published_at) WHERE published_at IS NOT NULL;
 DROP TABLE statehub.outbox_parked;
 DROP TABLE statehub.outbox_batches;
+DROP FUNCTION statehub.outbox_origin_snapshot();
 ALTER TABLE statehub.outbox DROP COLUMN txid;

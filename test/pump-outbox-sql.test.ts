@@ -45,23 +45,31 @@ describe('pump SQL on a large backlog with stale statistics', function () {
   /** The previous snapshot as the pump would hold it: the long transaction still running. */
   const previous = () => `${longXid}:${BigInt(longXid) + 1n}:${longXid}`;
 
-  it('opens a delta through the txid index, pages the range part through the primary key and the long transaction through the txid index', async () => {
+  it('opens a delta through the txid index (a small long-transaction part with it) and pages through the primary key', async () => {
     const { xmax, xip } = splitSnapshot(previous());
     const open = await plan(openDeltaSql, [xmax, xip, 1000, `${xmax}:${xmax}:`, null, 0]);
     expect(open).to.match(/Index (Only )?Scan using outbox_txid|Bitmap Index Scan on outbox_txid/);
     expect(open).to.match(/Index Scan using outbox_pkey/);
-    expect(open).not.to.match(/Seq Scan on outbox|Sort/);
+    // Nor a bitmap over the whole primary key for 'id > 0' (found by the latency benchmark: it grew
+    // with the table, from 2.6 to 7.6 ms per event).
+    expect(open).not.to.match(/Seq Scan on outbox|BitmapAnd|Bitmap Index Scan on outbox_pkey/);
+    // The only sort is the small xip part's, over what the txid index found.
+    expect(open.match(/Sort Key/g) ?? []).to.have.length(1);
+    expect(open).to.match(/Sort Key: \w+\.id\s+->\s+Index Scan using outbox_txid/);
 
     const resumed = await plan(openDeltaSql, [xmax, xip, 1000, `${xmax}:${xmax}:`, '900000:900000:', 220_000]);
-    expect(resumed).not.to.match(/Seq Scan on outbox|Sort/);
+    expect(resumed).not.to.match(/Seq Scan on outbox/);
+    expect(resumed.match(/Sort Key/g) ?? []).to.have.length(1);
 
     const range = await plan(readRangePageSql, [`${xmax}:${xmax}:`, '900000:900000:', 200_500, 250_005, 1000]);
     expect(range).to.match(/Index Scan using outbox_pkey/);
     expect(range).not.to.match(/Seq Scan on outbox|Sort/);
 
-    const long = await plan(readXipPageSql, [xip, '900000:900000:', 0, 1000]);
-    expect(long).to.match(/Index (Only )?Scan using outbox_txid|Bitmap Index Scan on outbox_txid/);
-    expect(long).not.to.match(/outbox_pkey|Seq Scan on outbox/);
+    // A large xip part (many rows of transactions running at the previous snapshot) is paged
+    // through the primary key between its first and last id, never sorted whole for each page.
+    const long = await plan(readXipPageSql, [previous(), `${xmax}:${xmax}:`, '900000:900000:', 0, 250_005, 1000]);
+    expect(long).to.match(/Index Scan using outbox_pkey/);
+    expect(long).not.to.match(/Seq Scan on outbox|Sort/);
   });
 
   it('merges the two parts in id order', async () => {

@@ -7,9 +7,9 @@
 //
 // delivering: publish the parked events an operator released, then the next delta (the rows
 // committed since the snapshot reached), page by page with the next page read while the
-// current one is in flight. Completed deltas (every event acked or parked) are recorded as one
-// batch row about once a second while events keep coming, and whenever a round finds nothing
-// new. While delivering the busy flag tells writers to skip NOTIFY (docs/capture.md); handing
+// current one is in flight. Delivered events are recorded as one batch row about once a second
+// while events keep coming (also part way through a large delta), and when they stop (on the way
+// to handing back), before idling or stopping, and at once when events were parked. While delivering the busy flag tells writers to skip NOTIFY (docs/capture.md); handing
 // back clears it with the wake-lock handshake.
 import type { Db } from '../db.ts';
 import { CatalogError, toEnvelope } from '../events/catalog.ts';
@@ -45,8 +45,8 @@ const SETTLE_RETRY_MS = 3;
 const RELEASE_CHECK_MS = 1000;
 /**
  * While events keep coming, delivered deltas are recorded together, in one batch row, about this
- * often or after this many events (and always when a round finds nothing new, before idling or
- * stopping, and at once when events were parked). A crash re-publishes at most that much.
+ * often or after this many events (and when they stop, before idling or stopping, and at once when
+ * events were parked). A crash re-publishes about that much.
  */
 const RECORD_EVERY_MS = 1000;
 const RECORD_EVERY_EVENTS = 10_000;
@@ -121,6 +121,7 @@ export class Delivery {
   wake(): void {
     this.woken = true;
     this.releaseDue = true;
+    this.releaseNotBefore = 0; // an operator's requeue or skip is acted on at once
     this.wakeUp?.();
   }
 
@@ -139,6 +140,11 @@ export class Delivery {
    */
   databaseConnected(): void {
     this.flag = 'unknown';
+    // After a server crash the last batch rows (committed asynchronously) may be gone: start
+    // again from what the database says, and leave the delta in flight to be published again.
+    this.position = undefined;
+    this.progress = undefined;
+    this.lanes?.abort();
     this.wake();
   }
 
@@ -206,13 +212,18 @@ export class Delivery {
           this.quietSince = undefined;
           return 'delivering';
         }
-        await this.record();
+        // While events keep coming the batch row is written about once a second; when they stop,
+        // on the way to idle (handing back).
+        if (this.progress && this.recordDue(this.progress) && (await this.record())) return 'delivering';
         this.quietSince ??= Date.now();
         if (this.flag !== 'false') return 'quiet';
         this.quietSince = undefined;
         return 'idle';
       case 'quiet':
-        if (Date.now() - this.quietSince! >= QUIET_MS) return 'handing back';
+        if (Date.now() - this.quietSince! >= QUIET_MS) {
+          await this.record();
+          return 'handing back';
+        }
         await sleep(BUSY_POLL_MS);
         return 'delivering';
       case 'handing back':
@@ -299,7 +310,7 @@ export class Delivery {
       this.releaseNotBefore = performance.now() + this.releaseBackoff.next();
     } else {
       this.releaseBackoff.reset();
-      if (rows.length === this.o.batchSize) this.releaseDue = true; // more to release: the next round
+      if (acks.length > 0) this.releaseDue = true; // there may be more: look again next round
     }
     return acks.length > 0;
   }
@@ -371,21 +382,23 @@ export class Delivery {
     const progress = this.progressNow(this.position);
     const through = mark.harvest(progress);
     if (through !== undefined) progress.through(snapshot, through);
-    if (progress.partial && this.recordDue(progress)) await this.record();
+    if (progress.changed && this.recordDue(progress)) await this.record();
   }
 
-  /** Writes what was delivered since the last batch row as one new batch row. */
-  private async record(): Promise<void> {
+  /** Writes what was delivered since the last batch row as one new batch row; false when there was nothing to write. */
+  private async record(): Promise<boolean> {
     const progress = this.progress;
     this.progress = undefined; // the next one starts afresh (its startedAt goes into the row)
-    if (!progress?.changed) return;
+    if (!progress?.changed) return false;
     try {
       this.position = await recordBatch(this.o.db, progress.record);
+      return true;
     } catch (err) {
       this.position = undefined;
       if (!(err instanceof PositionMovedError)) throw err;
       this.lanes?.abort(); // another pump leads: what is in flight is its to publish
       this.o.log.warn('another pump recorded these deltas; re-reading the position', { error: describe(err) });
+      return false;
     }
   }
 

@@ -34,9 +34,11 @@ export interface Delta {
   events: number;
   firstId: number | null;
   lastId: number | null;
-  /** The range part's first and last id; the xip part's size. */
+  /** Each part's first and last id, and the xip part's size. */
   rangeFirst: number | null;
   rangeLast: number | null;
+  xipFirst: number | null;
+  xipLast: number | null;
   xipEvents: number;
 }
 
@@ -52,21 +54,26 @@ const IN_RANGE_PART = (range: string, current: string) =>
   `NOT pg_visible_in_snapshot(o.txid, ${range}::pg_snapshot) AND pg_visible_in_snapshot(o.txid, ${current}::pg_snapshot)`;
 
 /**
- * Opens the next delta and reads the range part's first page, in one round trip.
+ * Opens the next delta and reads the first page of each part, in one round trip.
  * pg_current_snapshot() is the statement's own snapshot, so the rows it sees are exactly those
  * visible in it: nothing can commit "in between" and be missed. To resume a delta recorded part
- * way, $5 is its snapshot and $6 the last id delivered.
+ * way, $5 is its snapshot and $6 the last id delivered ('o.id + 0': with 0, a plain 'o.id > 0'
+ * tempts the planner into a bitmap of the whole primary key). The xip part's page comes along only when
+ * it is small enough to be read whole (OFFSET 0 keeps that subquery on the txid index); a large
+ * one is paged through the primary key (readXipPageSql).
  */
 export const openDeltaSql = `
   WITH extent AS MATERIALIZED (
     SELECT coalesce($5::pg_snapshot, pg_current_snapshot()) AS snap, count(*)::int AS events, min(o.id) AS first_id, max(o.id) AS last_id,
            min(o.id) FILTER (WHERE o.txid >= $1::xid8) AS range_first, max(o.id) FILTER (WHERE o.txid >= $1::xid8) AS range_last,
+           min(o.id) FILTER (WHERE o.txid < $1::xid8) AS xip_first, max(o.id) FILTER (WHERE o.txid < $1::xid8) AS xip_last,
            (count(*) FILTER (WHERE o.txid < $1::xid8))::int AS xip_events
       FROM statehub.outbox o
-     WHERE ${newSince('$1', '$2')} AND pg_visible_in_snapshot(o.txid, coalesce($5::pg_snapshot, pg_current_snapshot())) AND o.id > $6
+     WHERE ${newSince('$1', '$2')} AND pg_visible_in_snapshot(o.txid, coalesce($5::pg_snapshot, pg_current_snapshot())) AND o.id + 0 > $6
   )
   SELECT e.snap::text AS delta_snapshot, e.events AS delta_events, e.first_id AS delta_first_id, e.last_id AS delta_last_id,
-         e.range_first AS delta_range_first, e.range_last AS delta_range_last, e.xip_events AS delta_xip_events, page.*
+         e.range_first AS delta_range_first, e.range_last AS delta_range_last,
+         e.xip_first AS delta_xip_first, e.xip_last AS delta_xip_last, e.xip_events AS delta_xip_events, 'range' AS part, page.*
     FROM extent e
     LEFT JOIN LATERAL (
       SELECT ${COLUMNS}
@@ -74,7 +81,19 @@ export const openDeltaSql = `
        WHERE o.id >= e.range_first AND o.id <= e.range_last AND ${IN_RANGE_PART('$4', 'e.snap')}
        ORDER BY o.id
        LIMIT $3
-    ) AS page ON true`;
+    ) AS page ON true
+  UNION ALL
+  SELECT e.snap::text, e.events, e.first_id, e.last_id, e.range_first, e.range_last, e.xip_first, e.xip_last, e.xip_events, 'xip', x.*
+    FROM extent e
+    JOIN LATERAL (
+      SELECT * FROM (
+        SELECT ${COLUMNS}
+          FROM statehub.outbox o
+         WHERE o.txid = ANY ($2::xid8[]) AND pg_visible_in_snapshot(o.txid, e.snap) AND o.id + 0 > $6
+        OFFSET 0
+      ) AS x
+      ORDER BY x.id
+    ) AS x ON e.xip_events BETWEEN 1 AND $3`;
 
 /** The range part's next page, after `afterId`, through the primary key. */
 export const readRangePageSql = `
@@ -85,17 +104,20 @@ export const readRangePageSql = `
    LIMIT $5`;
 
 /**
- * The xip part's next page: the rows of transactions that were running at the previous snapshot
- * and have committed since, through the txid index (the CTE keeps the planner off the primary
- * key, which would walk every row after `afterId`), then sorted by id.
+ * A large xip part's next page (a transaction that wrote many events while the previous
+ * snapshot was taken, e.g. the rows migration 0007 left pending), through the primary key between
+ * the part's first and last id. In the xip list means: not visible in the previous snapshot
+ * ($1, its whole text) and below its xmax ($2 is 'xmax:xmax:'). Said with functions, the txid
+ * index is not offered: sorting the part for every page would cost the square of its size.
  */
 export const readXipPageSql = `
-  WITH x AS MATERIALIZED (
-    SELECT ${COLUMNS}
-      FROM statehub.outbox o
-     WHERE o.txid = ANY ($1::xid8[]) AND pg_visible_in_snapshot(o.txid, $2::pg_snapshot) AND o.id > $3
-  )
-  SELECT * FROM x ORDER BY id LIMIT $4`;
+  SELECT ${COLUMNS}
+    FROM statehub.outbox o
+   WHERE o.id > $4 AND o.id <= $5
+     AND NOT pg_visible_in_snapshot(o.txid, $1::pg_snapshot) AND pg_visible_in_snapshot(o.txid, $2::pg_snapshot)
+     AND pg_visible_in_snapshot(o.txid, $3::pg_snapshot)
+   ORDER BY o.id
+   LIMIT $6`;
 
 type Row = DeltaRow & {
   delta_snapshot: string;
@@ -104,7 +126,10 @@ type Row = DeltaRow & {
   delta_last_id: number | null;
   delta_range_first: number | null;
   delta_range_last: number | null;
+  delta_xip_first: number | null;
+  delta_xip_last: number | null;
   delta_xip_events: number;
+  part: 'range' | 'xip';
 };
 
 /** A delta to finish: its snapshot and the last id already delivered. */
@@ -129,10 +154,16 @@ export async function openDelta(db: Queryable, previous: string, pageSize: numbe
     lastId: f.delta_last_id,
     rangeFirst: f.delta_range_first,
     rangeLast: f.delta_range_last,
+    xipFirst: f.delta_xip_first,
+    xipLast: f.delta_xip_last,
     xipEvents: f.delta_xip_events,
   };
-  const first = f.delta_range_first === null ? [] : rows.map(({ id, event_id, subject, ordering_key, attributes, occurred_at, blocked }) => ({ id, event_id, subject, ordering_key, attributes, occurred_at, blocked }));
-  return new DeltaReader(db, xmax, xip, delta, pageSize, first, resume?.afterId ?? 0);
+  const page = (part: Row['part']) =>
+    rows
+      .filter((r) => r.part === part && r.id !== null)
+      .map(({ id, event_id, subject, ordering_key, attributes, occurred_at, blocked }) => ({ id, event_id, subject, ordering_key, attributes, occurred_at, blocked }))
+      .sort((a, b) => a.id - b.id);
+  return new DeltaReader(db, previous, delta, pageSize, page('range'), page('xip'), resume?.afterId ?? 0);
 }
 
 /** One part's rows, fetched a page at a time. */
@@ -167,13 +198,14 @@ export class DeltaReader {
 
   constructor(
     db: Queryable,
-    xmax: string,
-    xip: string[],
+    previous: string,
     readonly delta: Delta,
     private readonly pageSize: number,
     firstRangePage: DeltaRow[],
+    firstXipPage: DeltaRow[],
     afterId: number,
   ) {
+    const { xmax } = splitSnapshot(previous);
     if (delta.rangeFirst !== null) {
       const range = new Part(
         (after) => db.query<DeltaRow>(readRangePageSql, [`${xmax}:${xmax}:`, delta.snapshot, after, delta.rangeLast, pageSize]).then((r) => r.rows),
@@ -185,14 +217,18 @@ export class DeltaReader {
       this.parts.push(range);
     }
     if (delta.xipEvents > 0) {
-      this.parts.push(
-        new Part(
-          (after) => db.query<DeltaRow>(readXipPageSql, [xip, delta.snapshot, after, pageSize]).then((r) => r.rows),
-          pageSize,
-          afterId,
-          delta.lastId!,
-        ),
+      const xipPart = new Part(
+        (after) => db.query<DeltaRow>(readXipPageSql, [previous, `${xmax}:${xmax}:`, delta.snapshot, after, delta.xipLast, pageSize]).then((r) => r.rows),
+        pageSize,
+        Math.max(afterId, delta.xipFirst! - 1),
+        delta.xipLast!,
       );
+      // A small part came whole with the delta; a large one is read page by page.
+      if (delta.xipEvents <= pageSize) {
+        xipPart.take(firstXipPage);
+        xipPart.exhausted = true;
+      }
+      this.parts.push(xipPart);
     }
   }
 

@@ -133,22 +133,27 @@ export async function recordBatch(db: Queryable, b: BatchRecord): Promise<Positi
 
 /**
  * Parked events the pump may publish now: waiting, with no failed event before them on their
- * key. In id order, so each key's events come in the order they were captured.
+ * key. In id order, so each key's events come in the order they were captured, and at most
+ * PER_KEY of a key per round, so a key with thousands waiting does not crowd out the others.
  */
 export async function readReleasable(db: Queryable, limit: number): Promise<OutboxRow[]> {
   const { rows } = await db.query<OutboxRow>(
     `SELECT o.id, o.event_id, o.subject, o.ordering_key, o.attributes, o.occurred_at
-       FROM statehub.outbox_parked p
+       FROM (SELECT p.outbox_id, row_number() OVER (PARTITION BY p.ordering_key ORDER BY p.outbox_id) AS n
+               FROM statehub.outbox_parked p
+              WHERE p.state = 'waiting'
+                AND NOT EXISTS (SELECT 1 FROM statehub.outbox_parked f
+                                 WHERE f.ordering_key = p.ordering_key AND f.state = 'failed' AND f.outbox_id < p.outbox_id)) AS p
        JOIN statehub.outbox o ON o.id = p.outbox_id
-      WHERE p.state = 'waiting'
-        AND NOT EXISTS (SELECT 1 FROM statehub.outbox_parked f
-                         WHERE f.ordering_key = p.ordering_key AND f.state = 'failed' AND f.outbox_id < p.outbox_id)
+      WHERE p.n <= $2
       ORDER BY p.outbox_id
       LIMIT $1`,
-    [limit],
+    [limit, RELEASE_PER_KEY],
   );
   return rows;
 }
+
+const RELEASE_PER_KEY = 100;
 
 /** Records what happened to released events: published (stream, sequence) or failed again. */
 export async function settleReleased(db: Queryable, acks: Ack[], failed: Array<{ id: number; error: string }>): Promise<void> {

@@ -27,7 +27,7 @@ async function checkPosition(db: Queryable): Promise<void> {
   const position = await readPosition(db);
   const { rows } = await db.query<{ behind: boolean }>(
     'SELECT pg_snapshot_xmax(pg_current_snapshot()) < pg_snapshot_xmax($1::pg_snapshot) AS behind',
-    [position.snapshot],
+    [position.partial?.snapshot ?? position.snapshot],
   );
   if (rows[0]!.behind) {
     throw new PumpStartError(
