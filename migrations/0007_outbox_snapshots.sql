@@ -7,8 +7,9 @@
 --   * every row carries the id of the transaction that wrote it (txid);
 --   * the pump takes a snapshot (pg_current_snapshot()) and publishes the events whose
 --     transaction is visible in it and was not visible in the previous batch's snapshot;
---   * when every event of that delta is acknowledged by JetStream (or parked, below) it inserts
---     ONE row into statehub.outbox_batches with the snapshot it reached.
+--   * as events are acknowledged by JetStream (or parked, below) it inserts a row into
+--     statehub.outbox_batches about once a second: the snapshot it reached, or how far through
+--     a large delta it got. One row per second, not one UPDATE per event.
 --
 -- Events that cannot be published (invalid for the catalog, refused for good by JetStream) are
 -- parked in statehub.outbox_parked, and so are the later events of their ordering key until an
@@ -36,7 +37,7 @@ COMMENT ON COLUMN statehub.outbox.txid IS
 -- right-most leaf like those of the primary key. A delta is a range of it plus a short IN list.
 CREATE INDEX outbox_txid ON statehub.outbox (txid);
 
--- One row per completed delta, written by the pump in one statement when the delta is done.
+-- Delivery, one row per step the pump recorded (about once a second while it publishes).
 CREATE TABLE statehub.outbox_batches (
   id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   -- The batch this delta started from. UNIQUE: two pumps that both believe they lead cannot both

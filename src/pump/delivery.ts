@@ -113,10 +113,6 @@ export class Delivery {
     };
   }
 
-  get state(): DeliveryState {
-    return this.current;
-  }
-
   /** Asks for a look at the outbox (and at released parked events) as soon as possible. */
   wake(): void {
     this.woken = true;
@@ -321,7 +317,7 @@ export class Delivery {
     const progress = this.progressNow((this.position ??= await readPosition(db)));
     const resume = progress.partial ? { snapshot: progress.partial.snapshot, afterId: progress.partial.throughId } : undefined;
     const reader = await openDelta(db, progress.snapshot, batchSize, resume);
-    if (!('delta' in reader)) {
+    if (!reader) {
       if (!resume) return false;
       progress.complete(resume.snapshot); // nothing after the recorded part: the delta is done
       await this.record();

@@ -138,15 +138,12 @@ export interface Resume {
   afterId: number;
 }
 
-/**
- * Opens the delta after `previous` (or resumes one); undefined when it holds nothing (more),
- * with the snapshot it would have had.
- */
-export async function openDelta(db: Queryable, previous: string, pageSize: number, resume?: Resume): Promise<DeltaReader | { empty: string }> {
+/** Opens the delta after `previous` (or resumes one); undefined when it holds nothing (more). */
+export async function openDelta(db: Queryable, previous: string, pageSize: number, resume?: Resume): Promise<DeltaReader | undefined> {
   const { xmax, xip } = splitSnapshot(previous);
   const { rows } = await db.query<Row>(openDeltaSql, [xmax, xip, pageSize, `${xmax}:${xmax}:`, resume?.snapshot ?? null, resume?.afterId ?? 0]);
   const f = rows[0]!;
-  if (f.delta_events === 0) return { empty: f.delta_snapshot };
+  if (f.delta_events === 0) return undefined;
   const delta: Delta = {
     snapshot: f.delta_snapshot,
     events: f.delta_events,

@@ -43,11 +43,6 @@ export class Watermark {
     this.settled.set(p.id, { parked: p });
   }
 
-  /** Every added row is settled. */
-  get complete(): boolean {
-    return this.head === this.ids.length;
-  }
-
   /** Moves over the settled prefix, handing each row to `progress`; returns the last id passed. */
   harvest(progress: Progress): number | undefined {
     let last: number | undefined;
