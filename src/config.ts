@@ -105,7 +105,7 @@ const schema = z.object({
   PUMP_MAX_IN_FLIGHT: intIn(1, 10_000).default(256),
   /** Safety poll of the outbox when no notification arrives. */
   PUMP_POLL_INTERVAL: duration(POLL_INTERVAL_RANGE).default(5000),
-  /** How long SIGTERM waits for in-flight acks before forcing exit. */
+  /** How long SIGTERM lets the delta in flight finish and be recorded before giving it up. */
   PUMP_SHUTDOWN_TIMEOUT: duration(SHUTDOWN_TIMEOUT_RANGE).default(10_000),
   /** Port of the pump's /healthz, /readyz and /metrics; 0 picks a free one. */
   PUMP_METRICS_PORT: intIn(0, 65535).default(9464),
