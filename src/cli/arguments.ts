@@ -2,7 +2,7 @@
 // commander's InvalidArgumentError, which the CLI prints with the usage before exiting 2.
 import { InvalidArgumentError } from 'commander';
 import { durationWithin, SINCE_RANGE, type DurationRange } from '../durations.ts';
-import { subjectPattern } from './tools/subject-pattern.ts';
+import { subjectPattern } from '../events/subject-pattern.ts';
 import { SLUG_PATTERN, SLUG_RULE } from '../slug.ts';
 import { TOKEN_NAME_PATTERN } from '../tokens.ts';
 

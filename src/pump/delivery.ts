@@ -9,47 +9,25 @@
 // committed since the snapshot reached), page by page with the next page read while the
 // current one is in flight. Delivered events are recorded as one batch row about once a second
 // while events keep coming (also part way through a large delta), and when they stop (on the way
-// to handing back), before idling or stopping, and at once when events were parked. While delivering the busy flag tells writers to skip NOTIFY (docs/capture.md); handing
-// back clears it with the wake-lock handshake.
+// to handing back), before idling or stopping, and at once when events were parked. While
+// delivering the busy flag tells writers to skip NOTIFY; handing back clears it (busy-flag.ts).
 import type { Db } from '../db.ts';
-import { CatalogError, toEnvelope } from '../events/catalog.ts';
-import { WAKE_LOCK_KEY } from '../events/wake.ts';
 import type { Logger } from '../logger.ts';
-import { Backoff, HealthLog, describe, sleep } from './backoff.ts';
+import { Backoff, HealthLog, sleep } from './backoff.ts';
+import { Bookkeeping } from './bookkeeping.ts';
+import { BusyFlag } from './busy-flag.ts';
+import { openDelta } from './delta.ts';
 import type { JetStreamPublisher } from './jetstream-publisher.ts';
 import { Lanes, type Acked, type Publisher } from './lanes.ts';
 import type { PumpMetrics } from './metrics.ts';
-import { openDelta } from './delta.ts';
-import { Progress, Watermark } from './progress.ts';
-import {
-  PositionMovedError,
-  readPosition,
-  readReleasable,
-  recordBatch,
-  setBusy,
-  settleReleased,
-  writersSettled,
-  type Parked,
-  type Position,
-} from './outbox.ts';
-import { PermanentPublishError } from './publish.ts';
+import { readReleasable, settleReleased, type Parked } from './outbox.ts';
+import { Watermark } from './progress.ts';
+import { envelopePublisher } from './publish.ts';
+import { ReleasePace } from './release-pace.ts';
 
-/** While busy (writers skip NOTIFY), how often to look for new rows after an empty look. */
+/** While busy (writers skip NOTIFY), how often to look for new rows after an empty look; how long nothing new must arrive before going back to NOTIFY. */
 const BUSY_POLL_MS = 2;
-/** How long nothing new must arrive before going back to NOTIFY. */
 const QUIET_MS = 75;
-/** How long to try for the wake lock before deciding writers are still streaming in. */
-const SETTLE_MAX_MS = 1000;
-const SETTLE_RETRY_MS = 3;
-/** While busy, how often to look for parked events an operator released (a NOTIFY also asks). */
-const RELEASE_CHECK_MS = 1000;
-/**
- * While events keep coming, delivered deltas are recorded together, in one batch row, about this
- * often or after this many events (and when they stop, before idling or stopping, and at once when
- * events were parked). A crash re-publishes about that much.
- */
-const RECORD_EVERY_MS = 1000;
-const RECORD_EVERY_EVENTS = 10_000;
 
 export type DeliveryState = 'idle' | 'delivering' | 'quiet' | 'handing back' | 'backing off' | 'stopped';
 
@@ -66,8 +44,6 @@ export interface DeliveryOptions {
   isLeader(): boolean;
 }
 
-const encoder = new TextEncoder();
-
 export class Delivery {
   private current: DeliveryState = 'idle';
   private woken = true; // deliver at start
@@ -75,19 +51,11 @@ export class Delivery {
   private stopping = false;
   /** Shutdown ran out of time: every lane gives up at once. */
   private abandoned = false;
-  /** Released events that fail transiently are tried again after a growing pause. */
-  private readonly releaseBackoff = new Backoff(1000, 60_000);
-  private releaseNotBefore = 0;
+  private readonly releases = new ReleasePace();
   private readonly stopSignal = new AbortController();
   private lanes: Lanes | undefined;
-  /** The last recorded batch; undefined when it must be read again. */
-  private position: Position | undefined;
-  /** Delivered since `position`, not recorded yet. */
-  private progress: Progress | undefined;
-  /** What the busy flag is known to be; 'unknown' for a new leader (a dead one may have left it true). */
-  private flag: 'true' | 'false' | 'unknown' = 'unknown';
-  private releaseDue = true;
-  private lastReleaseCheck = 0;
+  private readonly book: Bookkeeping;
+  private readonly busy: BusyFlag;
   /** Since when the rounds found nothing new; undefined while they do. */
   private quietSince: number | undefined;
   private readonly dbBackoff = new Backoff(100, 5000);
@@ -95,37 +63,30 @@ export class Delivery {
   private readonly natsHealth: HealthLog;
   private running: Promise<void> | undefined;
   private readonly publish: Publisher;
-
   constructor(private readonly o: DeliveryOptions) {
+    this.busy = new BusyFlag(o.db, o.isLeader);
+    this.book = new Bookkeeping({
+      db: o.db,
+      log: o.log,
+      mayRecord: () => this.o.isLeader() && !this.abandoned,
+      onMoved: () => this.lanes?.abort(),
+    });
     this.dbHealth = new HealthLog(o.log, 'outbox database access');
     this.natsHealth = new HealthLog(o.log, 'JetStream publishing');
-    this.publish = (row) => {
-      let data: Uint8Array;
-      try {
-        data = encoder.encode(JSON.stringify(toEnvelope(row, o.publisher)));
-      } catch (err) {
-        if (err instanceof CatalogError) return Promise.reject(new PermanentPublishError(err.message, { cause: err }));
-        throw err;
-      }
-      const publisher = o.jetstream();
-      if (!publisher) return Promise.reject(new Error('NATS is not usable'));
-      return publisher.publish(row.subject, data, row.event_id);
-    };
+    this.publish = envelopePublisher(o.publisher, o.jetstream);
   }
 
   /** Asks for a look at the outbox (and at released parked events) as soon as possible. */
   wake(): void {
     this.woken = true;
-    this.releaseDue = true;
-    this.releaseNotBefore = 0; // an operator's requeue or skip is acted on at once
+    this.releases.ask(); // an operator's requeue or skip is acted on at once
     this.wakeUp?.();
   }
 
   /** A new leader cannot know what the previous one left in the busy flag, nor where it got to. */
   leadershipChanged(leader: boolean): void {
-    this.flag = 'unknown';
-    this.position = undefined;
-    this.progress = undefined; // the next leader publishes it again (JetStream drops the copies)
+    this.busy.forget();
+    this.book.forget(); // the next leader publishes it again (JetStream drops the copies)
     if (!leader) this.lanes?.abort();
     else this.wake();
   }
@@ -135,18 +96,17 @@ export class Delivery {
    * can lose an asynchronously committed write), and notifications sent meanwhile are lost.
    */
   databaseConnected(): void {
-    this.flag = 'unknown';
+    this.busy.forget();
     // After a server crash the last batch rows (committed asynchronously) may be gone: start
     // again from what the database says, and leave the delta in flight to be published again.
-    this.position = undefined;
-    this.progress = undefined;
+    this.book.forget();
     this.lanes?.abort();
     this.wake();
   }
 
   /** Whether the busy flag may be true (so shutdown should clear it). */
   get flagMayBeSet(): boolean {
-    return this.flag !== 'false';
+    return this.busy.mayBeSet;
   }
 
   start(): void {
@@ -178,8 +138,7 @@ export class Delivery {
       } catch (err) {
         this.lanes?.abort();
         this.dbHealth.failing(err);
-        this.position = undefined; // re-read: the last record may or may not have committed
-        this.progress = undefined;
+        this.book.forget(); // re-read: the last record may or may not have committed
         this.current = 'backing off';
       }
     }
@@ -191,12 +150,12 @@ export class Delivery {
 
   private async step(state: DeliveryState): Promise<DeliveryState> {
     if (this.stopping) {
-      await this.record();
+      await this.book.record();
       return 'stopped';
     }
     switch (state) {
       case 'idle':
-        await this.record();
+        await this.book.record();
         await this.waitForWake();
         return this.canDeliver() ? 'delivering' : 'idle';
       case 'backing off':
@@ -210,20 +169,22 @@ export class Delivery {
         }
         // While events keep coming the batch row is written about once a second; when they stop,
         // on the way to idle (handing back).
-        if (this.progress && this.recordDue(this.progress) && (await this.record())) return 'delivering';
+        if (this.book.due && (await this.book.record())) return 'delivering';
         this.quietSince ??= Date.now();
-        if (this.flag !== 'false') return 'quiet';
+        if (!this.busy.isOff) return 'quiet';
         this.quietSince = undefined;
         return 'idle';
       case 'quiet':
         if (Date.now() - this.quietSince! >= QUIET_MS) {
-          await this.record();
+          await this.book.record();
           return 'handing back';
         }
         await sleep(BUSY_POLL_MS);
         return 'delivering';
       case 'handing back':
-        return this.handBack();
+        this.quietSince = undefined;
+        // 'settled' or 'streaming': look once more (for what the last writers wrote, or the stream).
+        return (await this.busy.handBack(() => this.stopping)) === 'interrupted' ? 'idle' : 'delivering';
       case 'stopped':
         return 'stopped';
     }
@@ -234,7 +195,7 @@ export class Delivery {
    * while this pump was idle (another leader, an operator) is taken into account.
    */
   private waitForWake(): Promise<void> {
-    this.position = undefined;
+    this.book.forgetPosition();
     if (this.woken) {
       this.woken = false;
       return Promise.resolve();
@@ -247,7 +208,7 @@ export class Delivery {
         clearTimeout(timer);
         self.wakeUp = undefined;
         self.woken = false;
-        self.releaseDue = true;
+        self.releases.ask();
         resolve();
       }
     });
@@ -255,12 +216,7 @@ export class Delivery {
 
   /** One round: released parked events, then the next delta. True when either had events. */
   private async deliver(): Promise<boolean> {
-    let found = false;
-    if (this.releaseDue || Date.now() - this.lastReleaseCheck > RELEASE_CHECK_MS) {
-      this.releaseDue = false;
-      this.lastReleaseCheck = Date.now();
-      found = await this.release();
-    }
+    const found = this.releases.take() && (await this.release());
     if (this.stopping) return found; // no new delta once stopping
     return (await this.deliverDelta()) || found;
   }
@@ -291,40 +247,34 @@ export class Delivery {
 
   /** Publishes the parked events that may go now and records what became of them. */
   private async release(): Promise<boolean> {
-    if (performance.now() < this.releaseNotBefore) return false;
     const rows = await readReleasable(this.o.db, this.o.batchSize);
     if (rows.length === 0) return false;
-    await this.ensureBusy();
+    await this.busy.set(true);
     const acks: Acked[] = [];
     const lanes = this.newLanes(false, (a) => acks.push(a));
     lanes.add(rows);
     await lanes.close();
     // Also after an abort: what was acked is published, whoever leads next.
     await settleReleased(this.o.db, acks, lanes.parked.filter((p) => p.state === 'failed').map((p) => ({ id: p.id, error: p.error! })));
-    if (lanes.left.length > 0) {
-      // Still failing transiently: they stay waiting; come back later, later each time.
-      this.releaseNotBefore = performance.now() + this.releaseBackoff.next();
-    } else {
-      this.releaseBackoff.reset();
-      if (acks.length > 0) this.releaseDue = true; // there may be more: look again next round
-    }
+    // Those still failing transiently stay waiting (lanes.left): they are tried again later.
+    this.releases.settled(acks.length > 0, lanes.left.length > 0);
     return acks.length > 0;
   }
 
   /** Delivers the next delta (or the rest of one recorded part way), if there is one. */
   private async deliverDelta(): Promise<boolean> {
     const { db, batchSize } = this.o;
-    const progress = this.progressNow((this.position ??= await readPosition(db)));
+    const progress = await this.book.current();
     const resume = progress.partial ? { snapshot: progress.partial.snapshot, afterId: progress.partial.throughId } : undefined;
     const reader = await openDelta(db, progress.snapshot, batchSize, resume);
     if (!reader) {
       if (!resume) return false;
       progress.complete(resume.snapshot); // nothing after the recorded part: the delta is done
-      await this.record();
+      await this.book.record();
       return true;
     }
     const { delta } = reader;
-    await this.ensureBusy();
+    await this.busy.set(true);
     const mark = new Watermark();
     const lanes = this.newLanes(true, (a) => mark.acked(a), (p) => mark.parked(p));
     let read = 0;
@@ -333,98 +283,18 @@ export class Delivery {
       lanes.add(page);
       read += page.length;
       // Read the next page while this one is still in flight: the window never runs dry.
-      await this.recordingWhile(lanes.roomFor(batchSize), delta.snapshot, mark);
+      await this.book.recordingWhile(lanes.roomFor(batchSize), delta.snapshot, mark);
       if (lanes.gaveUp) break;
-      await this.recordPart(delta.snapshot, mark);
+      await this.book.recordPart(delta.snapshot, mark);
     }
-    const end = await this.recordingWhile(lanes.close(), delta.snapshot, mark);
-    if (end === 'aborted' || !this.position) return true; // the rest is published again, by whoever leads
+    const end = await this.book.recordingWhile(lanes.close(), delta.snapshot, mark);
+    const done = this.book.known;
+    if (end === 'aborted' || !done) return true; // the rest is published again, by whoever leads
     if (read !== delta.events) this.o.log.error('delta read differs from its count', { counted: delta.events, read });
-    const done = this.progressNow(this.position!);
     mark.harvest(done);
     done.complete(delta.snapshot);
     // Parked events are recorded at once: the next delta must see their keys blocked.
-    if (this.recordDue(done) || done.parked.length > 0) await this.record();
+    if (this.book.due || done.parked.length > 0) await this.book.record();
     return true;
-  }
-
-  /** The progress since the last batch row (a fresh one after each record). */
-  private progressNow(position: Position): Progress {
-    return (this.progress ??= new Progress(position));
-  }
-
-  private recordDue(progress: Progress): boolean {
-    return Date.now() - progress.startedAt.getTime() >= RECORD_EVERY_MS || progress.events >= RECORD_EVERY_EVENTS;
-  }
-
-  /**
-   * Waits for `work`; meanwhile, about once a second (or every 10,000 events), records how far
-   * the delta toward `snapshot` has got, so an interruption re-publishes only what came after.
-   */
-  private async recordingWhile<T>(work: Promise<T>, snapshot: string, mark: Watermark): Promise<T> {
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const tick = new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), RECORD_EVERY_MS / 4)));
-      const got = await Promise.race([work, tick]);
-      clearTimeout(timer);
-      if (got !== 'tick') return got as T;
-      await this.recordPart(snapshot, mark);
-    }
-  }
-
-  /** Records the delta toward `snapshot` part way, through its settled prefix, when a record is due. */
-  private async recordPart(snapshot: string, mark: Watermark): Promise<void> {
-    if (!this.o.isLeader() || this.abandoned || !this.position) return;
-    const progress = this.progressNow(this.position);
-    const through = mark.harvest(progress);
-    if (through !== undefined) progress.through(snapshot, through);
-    if (progress.changed && this.recordDue(progress)) await this.record();
-  }
-
-  /** Writes what was delivered since the last batch row as one new batch row; false when there was nothing to write. */
-  private async record(): Promise<boolean> {
-    const progress = this.progress;
-    this.progress = undefined; // the next one starts afresh (its startedAt goes into the row)
-    if (!progress?.changed) return false;
-    try {
-      this.position = await recordBatch(this.o.db, progress.record);
-      return true;
-    } catch (err) {
-      this.position = undefined;
-      if (!(err instanceof PositionMovedError)) throw err;
-      this.lanes?.abort(); // another pump leads: what is in flight is its to publish
-      this.o.log.warn('another pump recorded these deltas; re-reading the position', { error: describe(err) });
-      return false;
-    }
-  }
-
-  private async ensureBusy(): Promise<void> {
-    if (this.flag !== 'true') await this.setFlag(true);
-  }
-
-  private async setFlag(busy: boolean): Promise<void> {
-    if (!this.o.isLeader()) return;
-    this.flag = 'unknown';
-    await setBusy(this.o.db, busy);
-    this.flag = busy ? 'true' : 'false';
-  }
-
-  /**
-   * Quiet: let writers NOTIFY again, then wait until every writer that saw busy = true has
-   * finished, and look once more for what they wrote (the next delivering round).
-   */
-  private async handBack(): Promise<DeliveryState> {
-    this.quietSince = undefined;
-    await this.setFlag(false);
-    const deadline = Date.now() + SETTLE_MAX_MS;
-    while (!(await writersSettled(this.o.db, WAKE_LOCK_KEY))) {
-      if (this.stopping || !this.o.isLeader()) return 'idle';
-      if (Date.now() > deadline) {
-        await this.setFlag(true); // writers keep streaming in: stay busy
-        return 'delivering';
-      }
-      await sleep(SETTLE_RETRY_MS);
-    }
-    return 'delivering';
   }
 }

@@ -1,7 +1,7 @@
-// NATS connection options built from Config, shared by the pump and the pump tools
-// (outbox replay, events tail). The only module that knows how credentials map to nats.js.
+// NATS connection options built from Config, shared by the pump and its CLI tools (replay,
+// events tail, through withJetStream). The only module that knows how credentials map to nats.js.
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
+import { connect, credsAuthenticator, type ConnectionOptions, type JetStreamClient, type NatsConnection } from 'nats';
 import { ConfigError, type Config } from '../config.ts';
 import { redactServers } from '../logger.ts';
 
@@ -130,4 +130,38 @@ export async function connectNats(config: Config, name = 'statehub', files = rea
   } catch (err) {
     throw new NatsConnectError(`cannot connect to NATS at ${redactServers(config.NATS_URL!)}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * Connects to NATS as configured, runs fn with JetStream, and always closes the connection.
+ * files: read earlier by the caller (readNatsFiles) to fail before other work; read here if not.
+ */
+export async function withJetStream<T>(config: Config, component: string, fn: (js: JetStreamClient) => Promise<T>, files?: NatsFiles): Promise<T> {
+  let nc;
+  try {
+    nc = await connectNats(config, `statehub ${component}`, files);
+  } catch (err) {
+    // For a tool, unset NATS_URL is bad configuration (exit 2), not a reason to idle.
+    if (err instanceof NatsNotConfiguredError) throw new ConfigError(`invalid configuration: ${component} needs NATS_URL`);
+    throw err;
+  }
+  try {
+    return await fn(nc.jetstream());
+  } catch (err) {
+    throw explainStreamError(err, config.STREAM_NAME);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** JetStream's terse answers ("503", "stream not found") as a line an operator can act on. */
+function explainStreamError(err: unknown, stream: string): unknown {
+  const e = err as { code?: string; api_error?: { err_code?: number } };
+  const hint = `check STREAM_NAME; the pump creates the stream on its first start`;
+  if (e.code === '404') return new Error(`stream ${stream} not found: ${hint}`, { cause: err });
+  if (e.code === '503') return new Error(`no JetStream stream listens on the subject (503): ${hint}`, { cause: err });
+  if (e.api_error?.err_code === 10060) {
+    return new Error(`the subject is stored by a stream other than ${stream}: ${hint}`, { cause: err });
+  }
+  return err;
 }

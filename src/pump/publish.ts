@@ -1,6 +1,10 @@
-// How a failed publish is handled: permanent (the event is parked and blocks its key) or
-// transient (retried with the same msgID; JetStream's duplicate window makes that safe).
+// Publishing one event as its envelope, and how a failed publish is handled: permanent (the
+// event is parked and blocks its key) or transient (retried with the same msgID; JetStream's
+// duplicate window makes that safe).
 import { ErrorCode, type NatsError } from 'nats';
+import { CatalogError, toEnvelope } from '../events/catalog.ts';
+import type { JetStreamPublisher } from './jetstream-publisher.ts';
+import type { Publisher } from './lanes.ts';
 
 /** JetStream or the client refused this message for good (too large, invalid): park it. */
 export class PermanentPublishError extends Error {
@@ -32,4 +36,25 @@ export function classify(err: unknown): PermanentPublishError | TransientPublish
     return new PermanentPublishError(`JetStream refused: ${ne.api_error.description} (${ne.api_error.err_code})`, { cause: err });
   }
   return new TransientPublishError(message, TROUBLE_CODES.has(String(ne?.code)) || !ne?.api_error, { cause: err });
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Publishes an outbox row as its envelope, with the event id as Nats-Msg-Id. A row the catalog
+ * refuses fails as permanent; no JetStream (NATS not usable) as transient.
+ */
+export function envelopePublisher(publisher: string, jetstream: () => JetStreamPublisher | undefined): Publisher {
+  return (row) => {
+    let data: Uint8Array;
+    try {
+      data = encoder.encode(JSON.stringify(toEnvelope(row, publisher)));
+    } catch (err) {
+      if (err instanceof CatalogError) return Promise.reject(new PermanentPublishError(err.message, { cause: err }));
+      throw err;
+    }
+    const js = jetstream();
+    if (!js) return Promise.reject(new Error('NATS is not usable'));
+    return js.publish(row.subject, data, row.event_id);
+  };
 }

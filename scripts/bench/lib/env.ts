@@ -8,8 +8,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { connect, RetentionPolicy, StorageType, type NatsConnection } from 'nats';
 import { CONFIG_KEYS } from '../../../src/config.ts';
-import { newSince, splitSnapshot } from '../../../src/pump/delta.ts';
-import { readPosition } from '../../../src/pump/outbox.ts';
+import { backlog } from '../../../src/pump/backlog.ts';
 import { createTestDatabase, ADMIN_URL } from '../../../test/helpers/database.ts';
 import { startNatsServer, type NatsServer } from '../../../test/helpers/nats-server.ts';
 import type { Cleanup } from './cleanup.ts';
@@ -191,12 +190,9 @@ export async function until(fn: () => Promise<boolean>, what: string, timeoutMs 
   }
 }
 
-/** Committed outbox rows the pump has not passed yet (its txid not visible in the newest batch's snapshot). */
-/** Through the txid index, as the pump's own backlog gauge does, so polling it costs the drain little. */
+/** Committed outbox rows the pump has not passed yet: the pump's own backlog gauge. */
 export async function pendingCount(pool: pg.Pool): Promise<number> {
-  const { xmax, xip } = splitSnapshot((await readPosition(pool)).snapshot);
-  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM statehub.outbox o WHERE ${newSince('$1', '$2')}`, [xmax, xip]);
-  return rows[0]!.n;
+  return (await backlog(pool)).pending;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN when gone. */

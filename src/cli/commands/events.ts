@@ -1,8 +1,9 @@
 // statehub events tail [SUBJECT] [--since-start | --new]
 // src/cli/main.ts parses and checks the arguments.
 import { setTimeout as delay } from 'node:timers/promises';
-import { toolLogger, withJetStream } from '../tools/common.ts';
-import { tailEvents, type TailOptions } from '../tools/tail.ts';
+import { withJetStream } from '../../pump/nats.ts';
+import { tailEvents, type TailOptions } from '../../pump/tail.ts';
+import { toolLogger } from '../tools/common.ts';
 import { loadConfig } from '../../config.ts';
 import { handleSignals } from '../../shutdown.ts';
 

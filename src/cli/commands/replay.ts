@@ -2,8 +2,9 @@
 // src/cli/main.ts parses and checks the arguments (at least one filter).
 import { ConfigError } from '../../config.ts';
 import { readNatsFiles } from '../../pump/nats.ts';
-import { withDatabase, withJetStream } from '../tools/common.ts';
-import { countUndelivered, planReplay, replay, type ReplaySelection } from '../tools/replay.ts';
+import { withJetStream } from '../../pump/nats.ts';
+import { countUndelivered, planReplay, replay, type ReplaySelection } from '../../pump/replay.ts';
+import { withDatabase } from '../tools/common.ts';
 
 export interface ReplayCommandOptions {
   selection: ReplaySelection;

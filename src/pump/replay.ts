@@ -3,9 +3,9 @@
 // builds it, with the same id. The bookkeeping is left as it is: it records the original
 // delivery, and replay only reports.
 import type { JetStreamClient } from 'nats';
-import type { Queryable } from '../../db.ts';
-import { CatalogError, toEnvelope } from '../../events/catalog.ts';
-import { subjectPattern } from './subject-pattern.ts';
+import type { Queryable } from '../db.ts';
+import { CatalogError, toEnvelope } from '../events/catalog.ts';
+import { subjectPattern } from '../events/subject-pattern.ts';
 
 export interface ReplaySelection {
   fromId?: number;
