@@ -66,7 +66,7 @@ describe('pump lanes', function () {
   });
 
   it('a transient failure holds only its key, and its later rows go after the retry succeeds', async () => {
-    const p = scripted((r, attempt) => (r.id === 1 && attempt < 3 ? new TransientPublishError('timeout', false) : undefined));
+    const p = scripted((r, attempt) => (r.id === 1 && attempt < 3 ? new TransientPublishError('timeout') : undefined));
     const l = lanes(p.publish);
     l.add([row(1, 'a'), row(2, 'a'), row(3, 'b'), row(4, 'b'), row(5, 'c')]);
     expect(await l.close()).to.equal('done');
@@ -96,7 +96,7 @@ describe('pump lanes', function () {
   });
 
   it('an event that keeps failing transiently while others go through is parked as waiting, with its key', async () => {
-    const p = scripted((r) => (r.id === 1 ? new TransientPublishError('no PubAck within 5000 ms', true) : undefined));
+    const p = scripted((r) => (r.id === 1 ? new TransientPublishError('no PubAck within 5000 ms') : undefined));
     const l = lanes(p.publish, 4, { stuckAfterMs: 150 });
     l.add([row(1, 'a'), row(2, 'a')]);
     // Other keys keep succeeding meanwhile.
@@ -116,7 +116,7 @@ describe('pump lanes', function () {
 
   it('while everything fails (NATS down), nothing is parked: the lanes wait', async () => {
     let down = true;
-    const p = scripted(() => (down ? new TransientPublishError('timeout', true) : undefined));
+    const p = scripted(() => (down ? new TransientPublishError('timeout') : undefined));
     const l = lanes(p.publish, 4, { stuckAfterMs: 50 });
     l.add([row(1, 'a'), row(2, 'b')]);
     setTimeout(() => (down = false), 400);
@@ -126,7 +126,7 @@ describe('pump lanes', function () {
   });
 
   it('releasing parked events (no retry here): a transient failure leaves the key\'s rows for another round', async () => {
-    const p = scripted((r) => (r.id === 2 ? new TransientPublishError('timeout', true) : undefined));
+    const p = scripted((r) => (r.id === 2 ? new TransientPublishError('timeout') : undefined));
     const l = lanes(p.publish, 4, { retryTransient: false });
     l.add([row(1, 'a'), row(2, 'b'), row(3, 'b'), row(4, 'c')]);
     expect(await l.close()).to.equal('done');

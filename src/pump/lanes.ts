@@ -55,7 +55,7 @@ interface Lane {
   failingSince?: number;
 }
 
-/** How long sending pauses after the connection itself was in trouble, or NATS was unusable. */
+/** How long sending pauses after a transient failure, or while NATS is unusable. */
 const PAUSE_MS = { base: 100, cap: 5000 };
 const RETRY_MS = { base: 100, cap: 10_000 };
 
@@ -260,7 +260,8 @@ export class Lanes {
     // Transient: the same row again after a while; its key's later rows wait for it.
     lane.backoff ??= new Backoff(RETRY_MS.base, RETRY_MS.cap);
     const delay = lane.backoff.next();
-    if (failure.natsTrouble) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + this.pause.next());
+    // Not this message's trouble (classify): every key would meet it, so sending pauses for all.
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + this.pause.next());
     setTimeout(() => {
       if (this.aborted) return;
       this.ready.push(key);

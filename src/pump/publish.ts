@@ -11,31 +11,39 @@ export class PermanentPublishError extends Error {
   override name = 'PermanentPublishError';
 }
 
-/** Worth retrying with the same msgID: timeout, no responders, disconnected, limits. */
+/**
+ * Worth retrying with the same msgID: timeout, no responders, disconnected, limits, storage
+ * full. Each is the connection's, the server's or the stream's trouble, not this message's.
+ */
 export class TransientPublishError extends Error {
   override name = 'TransientPublishError';
-  constructor(
-    message: string,
-    /** The connection or JetStream itself is in trouble, not this message: stop the batch. */
-    readonly natsTrouble: boolean,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
 }
 
-const TROUBLE_CODES = new Set<string>([ErrorCode.Timeout, ErrorCode.NoResponders, ErrorCode.ConnectionClosed, ErrorCode.Disconnect, ErrorCode.ConnectionDraining, ErrorCode.ConnectionRefused]);
+/**
+ * The JetStream err_codes that refuse the message itself, so sending it again cannot succeed.
+ * Every other refusal is about the stream or the server and passes once an operator acts:
+ * 10002 (account resource limits, answered with 400), 10023 and 10047 (insufficient resources,
+ * storage full), 10077 (a discard-new stream is full), 10060 (the subject is stored by another
+ * stream than the one expected)... Those are retried; parking them would park every event.
+ */
+export const REFUSED_FOR_GOOD: ReadonlySet<number> = new Set([
+  10054, // the message is larger than the stream's max_msg_size
+  10097, // its headers are larger than JetStream allows
+]);
 
 /** Sorts a publish failure into the two kinds the pump acts on. */
 export function classify(err: unknown): PermanentPublishError | TransientPublishError {
   const ne = err as NatsError;
   const message = (err as Error)?.message ?? String(err);
+  // Larger than the server's max_payload: the client refuses it before sending.
   if (ne?.code === ErrorCode.MaxPayloadExceeded) return new PermanentPublishError(message, { cause: err });
-  // JetStream answers 400 for a message it will never take (e.g. err_code 10054, too large for the stream).
-  if (ne?.api_error && ne.api_error.code === 400) {
-    return new PermanentPublishError(`JetStream refused: ${ne.api_error.description} (${ne.api_error.err_code})`, { cause: err });
+  const api = ne?.api_error;
+  if (api) {
+    const described = `JetStream refused: ${api.description} (${api.err_code ?? api.code})`;
+    if (api.err_code !== undefined && REFUSED_FOR_GOOD.has(api.err_code)) return new PermanentPublishError(described, { cause: err });
+    return new TransientPublishError(described, { cause: err });
   }
-  return new TransientPublishError(message, TROUBLE_CODES.has(String(ne?.code)) || !ne?.api_error, { cause: err });
+  return new TransientPublishError(message, { cause: err });
 }
 
 const encoder = new TextEncoder();

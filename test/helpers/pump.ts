@@ -203,8 +203,13 @@ export interface PumpFixture {
  * and an in-process pump; `prepare` runs before the pump starts. The safety poll is set to a
  * minute, so the tests see what NOTIFY and reconnect wake-ups do alone. PUMP_TEST_LOG=debug shows
  * the pump's log. Everything is closed in after(), the pump before its database is dropped.
+ * `options.natsArgs` go to nats-server, `options.env` to the pump's configuration (and its NATS_USER
+ * and NATS_PASSWORD to the test's own connection as well).
  */
-export function usePump(prepare?: (nc: NatsConnection) => Promise<void>): PumpFixture {
+export function usePump(
+  prepare?: (nc: NatsConnection) => Promise<void>,
+  options: { natsArgs?: string[]; env?: Record<string, string> } = {},
+): PumpFixture {
   let nats: NatsServer | undefined;
   let nc: NatsConnection | undefined;
   let pump: PumpHandle | undefined;
@@ -215,11 +220,12 @@ export function usePump(prepare?: (nc: NatsConnection) => Promise<void>): PumpFi
   });
   const t = useTestDatabase();
   before(async function () {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    nats = await startNatsServer(options.natsArgs);
+    const env = options.env ?? {};
+    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200, user: env.NATS_USER, pass: env.NATS_PASSWORD });
     await prepare?.(nc);
     const log = process.env.PUMP_TEST_LOG ? createLogger(process.env.PUMP_TEST_LOG) : silentLogger();
-    pump = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, PUMP_METRICS_PORT: '0', PUMP_POLL_INTERVAL: '1m' }), log);
+    pump = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, PUMP_METRICS_PORT: '0', PUMP_POLL_INTERVAL: '1m', ...env }), log);
   });
   return {
     get db() {
