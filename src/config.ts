@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { resolveDatabaseUrl } from './pgpass.ts';
-import { durationWithin, POLL_INTERVAL_RANGE, RETENTION_RANGE, SHUTDOWN_TIMEOUT_RANGE, STATEMENT_TIMEOUT_RANGE, type DurationRange } from './durations.ts';
+import { DUPLICATE_WINDOW_RANGE, durationWithin, POLL_INTERVAL_RANGE, RETENTION_RANGE, SHUTDOWN_TIMEOUT_RANGE, STATEMENT_TIMEOUT_RANGE, type DurationRange } from './durations.ts';
 
 const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalText = z.string().trim().min(1).optional();
@@ -97,6 +97,12 @@ const schema = z.object({
   NATS_TLS_KEY: optionalText,
   /** JetStream stream the events go to; created (subjects org.>) when missing. */
   STREAM_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('ACTIVITY_EVENTS'),
+  /**
+   * Duplicate window of the stream when the pump creates it, and the least it expects of one that
+   * exists (shorter: a warning at start). A pump down, or PostgreSQL recovering, for longer may
+   * store the events of its last unrecorded delta twice.
+   */
+  STREAM_DUPLICATE_WINDOW: duration(DUPLICATE_WINDOW_RANGE).default(86_400_000),
   /** The envelope's `publisher` field. */
   EVENT_PUBLISHER: z.string().min(1).default('the-custodian/state-hub'),
   /** Outbox rows the pump reads per batch. */

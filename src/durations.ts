@@ -37,6 +37,8 @@ export const SHUTDOWN_TIMEOUT_RANGE: DurationRange = { min: '1s', max: '10m' };
 export const RETENTION_RANGE: DurationRange = { min: '1h', max: '3650d' };
 /** How far back `replay --since` may reach; 0s (now) would select nothing. */
 export const SINCE_RANGE: DurationRange = { min: '1s', max: '3650d' };
+/** JetStream keeps every msg id of its duplicate window in memory; a month outlasts any outage worth riding out. */
+export const DUPLICATE_WINDOW_RANGE: DurationRange = { min: '1s', max: '30d' };
 /** A request's statements; past a few minutes a request is abandoned by any client anyway. */
 export const STATEMENT_TIMEOUT_RANGE: DurationRange = { min: '100ms', max: '10m' };
 /** `token create --expires`: under an hour is a typo more often than a plan. */

@@ -32,6 +32,8 @@ interface Waiting {
 }
 
 const decoder = new TextDecoder();
+/** JetStream's err_code for "expected stream does not match". */
+const STREAM_NOT_MATCH = 10060;
 /** How often overdue acks are looked for: a timeout fires at most this much late. */
 const SWEEP_MS = 100;
 
@@ -47,6 +49,12 @@ export class JetStreamPublisher {
   constructor(
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
+    private readonly pin: {
+      /** Sent as Nats-Expected-Stream: another stream that took our subjects refuses (10060) instead of storing. */
+      stream: string;
+      /** The stream is missing or no longer ours for the subject: whoever owns it should look. */
+      onTrouble(why: string): void;
+    } | undefined = undefined,
   ) {
     this.prefix = `${createInbox()}.`;
     this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, msg) => this.answer(err, msg) });
@@ -64,6 +72,7 @@ export class JetStreamPublisher {
     const token = ++this.next;
     const h = headers();
     h.set('Nats-Msg-Id', msgID);
+    if (this.pin) h.set('Nats-Expected-Stream', this.pin.stream);
     return new Promise<PubAck>((resolve, reject) => {
       try {
         this.nc.publish(subject, data, { reply: `${this.prefix}${token}`, headers: h });
@@ -84,11 +93,11 @@ export class JetStreamPublisher {
     if (msg.data.length === 0) {
       // A status message, not an ack: 503 when no stream listens on the subject.
       const code = msg.headers?.code ?? 0;
-      const failure =
-        code === 503
-          ? new PublishFailure('no responders: no JetStream stream stores the subject', ErrorCode.NoResponders)
-          : new PublishFailure(`unexpected status ${code} ${msg.headers?.description ?? ''}`.trim(), String(code));
-      return w.reject(failure);
+      if (code === 503) {
+        this.pin?.onTrouble('no stream stores the subject');
+        return w.reject(new PublishFailure('no responders: no JetStream stream stores the subject', ErrorCode.NoResponders));
+      }
+      return w.reject(new PublishFailure(`unexpected status ${code} ${msg.headers?.description ?? ''}`.trim(), String(code)));
     }
     let reply: { stream?: string; seq?: number; duplicate?: boolean; error?: { code: number; err_code?: number; description: string } };
     try {
@@ -96,7 +105,10 @@ export class JetStreamPublisher {
     } catch {
       return w.reject(new PublishFailure('the PubAck is not JSON', ErrorCode.JetStreamInvalidAck));
     }
-    if (reply.error) return w.reject(new PublishFailure(reply.error.description, String(reply.error.code), reply.error));
+    if (reply.error) {
+      if (reply.error.err_code === STREAM_NOT_MATCH) this.pin?.onTrouble(`another stream than ${this.pin.stream} stores the subject`);
+      return w.reject(new PublishFailure(reply.error.description, String(reply.error.code), reply.error));
+    }
     if (!reply.stream || typeof reply.seq !== 'number') return w.reject(new PublishFailure('invalid PubAck', ErrorCode.JetStreamInvalidAck));
     w.resolve({ stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true });
   }

@@ -1,5 +1,8 @@
 // Keeps one NATS connection up for the pump: connects with backoff until it succeeds, ensures
-// the stream, tracks disconnects/reconnects, and tells the loop when publishing can resume.
+// the stream, tracks disconnects/reconnects, and tells the loop when publishing can resume. The
+// stream is checked again every STREAM_CHECK_MS and whenever a publish finds it gone or another
+// stream in its place: a deleted stream is created again; one whose subjects no longer hold
+// ours stops publishing (not ready) until an operator restores them.
 import type { NatsConnection } from 'nats';
 import type { Config } from '../config.ts';
 import { redactServers, type Logger } from '../logger.ts';
@@ -11,21 +14,28 @@ import { ensureStream, StreamConfigError } from './stream.ts';
 export interface JetStreamLinkEvents {
   /** Connected (again) with the stream ensured: drain now. */
   onUsable(): void;
-  /** Cannot go on (stream cannot hold our subjects): the pump should exit. */
+  /** Cannot start (the stream cannot hold our subjects): the pump should exit. */
   onFatal(err: Error): void;
 }
 
 /** How long a publish may wait for its PubAck before it counts as failed (and is retried). */
 const PUBACK_TIMEOUT_MS = 5000;
+/** How often the stream is looked at while all is well: a stream deleted while idle is noticed this late at most. */
+export const STREAM_CHECK_MS = 10_000;
 
 export class JetStreamLink {
   private nc: NatsConnection | undefined;
   private publisherOf: JetStreamPublisher | undefined;
   private connected = false;
   private streamReady = false;
+  /** Why the stream cannot be used, for /readyz; undefined until it was first looked at. */
+  private streamProblem: string | undefined;
+  private everReady = false;
+  private warnedWindow = false;
   private readonly stopping = new AbortController();
   private readonly health: HealthLog;
-  private loop: Promise<void> | undefined;
+  private recovering: Promise<void> | undefined;
+  private readonly checkTimer: NodeJS.Timeout;
 
   constructor(
     private readonly config: Config,
@@ -35,6 +45,10 @@ export class JetStreamLink {
     private readonly events: JetStreamLinkEvents,
   ) {
     this.health = new HealthLog(log, `NATS at ${redactServers(config.NATS_URL ?? '')}`);
+    this.checkTimer = setInterval(() => {
+      if (this.publisher && !this.recovering) void this.check();
+    }, STREAM_CHECK_MS);
+    this.checkTimer.unref();
   }
 
   /** The publisher while connected with the stream ensured; undefined while NATS is not usable. */
@@ -42,53 +56,100 @@ export class JetStreamLink {
     return this.connected && this.streamReady ? this.publisherOf : undefined;
   }
 
-  get isConnected(): boolean {
-    return this.connected;
+  /** Why nothing can be published now, for /readyz; undefined when it can. */
+  get problem(): string | undefined {
+    if (!this.connected) return 'NATS disconnected';
+    if (!this.streamReady) return `stream ${this.config.STREAM_NAME}: ${this.streamProblem ?? 'not ensured yet'}`;
+    return undefined;
   }
 
   /** Makes the first attempt (so a misconfigured stream fails start-up) and keeps trying in the background. */
   async start(): Promise<void> {
-    if (await this.attempt()) return;
-    this.loop = this.retry();
+    if (!(await this.attempt(true))) this.recover(true);
   }
 
-  /** Never rejects: a StreamConfigError has gone to onFatal already. */
-  private async retry(): Promise<void> {
-    const backoff = new Backoff(500, 15_000);
-    while (!this.stopping.signal.aborted) {
-      await sleep(backoff.next(), this.stopping.signal);
-      if (this.stopping.signal.aborted || (await this.attempt().catch(() => true))) return;
-    }
+  /** Connects and ensures the stream, with backoff, until both work; one loop at a time. */
+  private recover(waitFirst: boolean): void {
+    if (this.recovering || this.stopping.signal.aborted) return;
+    this.recovering = (async () => {
+      const backoff = new Backoff(500, 15_000);
+      if (waitFirst) await sleep(backoff.next(), this.stopping.signal);
+      while (!this.stopping.signal.aborted && !(await this.attempt(false))) await sleep(backoff.next(), this.stopping.signal);
+    })().finally(() => (this.recovering = undefined));
   }
 
-  /** One connect + ensure; false when it should be retried. Throws only StreamConfigError. */
-  private async attempt(): Promise<boolean> {
+  /** One connect + ensure; false when it should be retried. Throws StreamConfigError only at start. */
+  private async attempt(atStart: boolean): Promise<boolean> {
     try {
       const nc = this.nc ?? (await connectNats(this.config, 'statehub-pump', this.files));
       if (this.stopping.signal.aborted) {
-        await nc.close();
+        if (nc !== this.nc) await nc.close();
         return true;
       }
       if (nc !== this.nc) this.watch(nc);
-      await ensureStream(await nc.jetstreamManager(), this.config.STREAM_NAME, this.log);
-      this.streamReady = true;
-      this.health.ok();
-      this.events.onUsable();
+      await this.ensure(nc);
       return true;
     } catch (err) {
       if (err instanceof StreamConfigError) {
-        this.events.onFatal(err);
-        throw err;
+        this.streamProblem = err.message;
+        if (atStart) {
+          this.events.onFatal(err);
+          throw err;
+        }
       }
       this.health.failing(err);
       return false;
     }
   }
 
+  /** Ensures the stream (the periodic check does too); publishing resumes if it was paused. */
+  private async ensure(nc: NatsConnection): Promise<void> {
+    const name = this.config.STREAM_NAME;
+    const wanted = this.config.STREAM_DUPLICATE_WINDOW;
+    const stream = await ensureStream(await nc.jetstreamManager(), name, wanted, this.log);
+    if (stream.created && this.everReady) this.log.warn('JetStream stream was missing: created it again (what it held is gone)', { stream: name });
+    if (!stream.created && stream.duplicateWindowMs < wanted && !this.warnedWindow) {
+      this.warnedWindow = true;
+      this.log.warn(
+        'JetStream stream keeps message ids for less than STREAM_DUPLICATE_WINDOW: after a pump outage or a PostgreSQL crash longer than its window, ' +
+          'the events of the last unrecorded delta may be stored twice (consumers deduplicate on the envelope id)',
+        { stream: name, duplicate_window_ms: stream.duplicateWindowMs, wanted_ms: wanted },
+      );
+    }
+    this.everReady = true;
+    this.streamProblem = undefined;
+    this.health.ok();
+    if (this.streamReady) return;
+    this.streamReady = true;
+    this.log.info('JetStream stream ready', { stream: name, subjects: stream.subjects, duplicate_window_ms: stream.duplicateWindowMs });
+    this.events.onUsable();
+  }
+
+  /** The periodic look: a vanished stream is created again, one no longer ours stops publishing. */
+  private async check(): Promise<void> {
+    const nc = this.nc;
+    if (!nc) return;
+    try {
+      await this.ensure(nc);
+    } catch (err) {
+      // A timeout or disconnect is the status watcher's business; a stream no longer ours is ours.
+      if (err instanceof StreamConfigError) this.streamTrouble(err.message);
+    }
+  }
+
+  /** A publish found the stream gone or another in its place, or the check did: stop publishing and look again. */
+  private streamTrouble(why: string): void {
+    if (!this.streamReady || this.stopping.signal.aborted) return;
+    this.streamReady = false;
+    this.streamProblem = why;
+    this.log.warn('JetStream stream unusable: publishing paused while it is checked', { stream: this.config.STREAM_NAME, reason: why });
+    this.recover(false);
+  }
+
   private watch(nc: NatsConnection): void {
     this.nc = nc;
     this.publisherOf?.close();
-    this.publisherOf = new JetStreamPublisher(nc, PUBACK_TIMEOUT_MS);
+    this.publisherOf = new JetStreamPublisher(nc, PUBACK_TIMEOUT_MS, { stream: this.config.STREAM_NAME, onTrouble: (why) => this.streamTrouble(why) });
     this.connected = true;
     this.log.info('connected to NATS', { server: nc.getServer() });
     void (async () => {
@@ -100,12 +161,7 @@ export class JetStreamLink {
           this.connected = true;
           // The server may have restarted without its store; make sure the stream is there.
           this.streamReady = false;
-          void this.attempt().then(
-            (ok) => {
-              if (!ok) this.loop = this.retry();
-            },
-            () => undefined,
-          );
+          this.recover(false);
         }
       }
     })().catch((err) => this.log.warn('NATS status watcher stopped', { error: describe(err) }));
@@ -117,7 +173,7 @@ export class JetStreamLink {
       if (this.stopping.signal.aborted) return;
       // Only with a fatal error (auth revoked...); start over.
       this.health.failing(err ?? new Error('connection closed'));
-      this.loop = this.retry();
+      this.recover(true);
     });
   }
 
@@ -125,7 +181,8 @@ export class JetStreamLink {
   async close(): Promise<void> {
     if (this.stopping.signal.aborted) return;
     this.stopping.abort();
-    await this.loop?.catch(() => undefined);
+    clearInterval(this.checkTimer);
+    await this.recovering?.catch(() => undefined);
     const nc = this.nc;
     this.connected = false;
     this.publisherOf?.close();

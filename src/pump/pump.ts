@@ -126,7 +126,8 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   function readiness(): Readiness {
     if (!listener.isConnected) return { ready: false, detail: 'not ready: PostgreSQL listener disconnected' };
     if (!link) return { ready: true, detail: 'standby (NATS not configured)' };
-    if (!link.publisher) return { ready: false, detail: 'not ready: NATS disconnected or stream not ensured' };
+    const problem = link.problem;
+    if (problem) return { ready: false, detail: `not ready: ${problem}` };
     return { ready: true, detail: leader?.isLeader ? 'leader' : 'standby' };
   }
   function maybeReady(): void {

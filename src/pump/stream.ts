@@ -1,13 +1,14 @@
 // Makes sure the JetStream stream exists. A stream someone else created is left exactly as it
-// is (its limits, retention and replicas are theirs), unless it cannot hold our subjects.
-import { RetentionPolicy, StorageType, type JetStreamManager, type NatsError } from 'nats';
+// is (its limits, retention and replicas are theirs), unless it cannot hold our subjects; a
+// duplicate window shorter than the one asked for is reported, not changed.
+import { millis, nanos, RetentionPolicy, StorageType, type JetStreamManager, type NatsError } from 'nats';
 import { SUBJECT_PREFIX } from '../events/catalog.ts';
 import type { Logger } from '../logger.ts';
 
 export const OUR_SUBJECTS = `${SUBJECT_PREFIX}>`; // org.statehub.>
 const DEFAULT_SUBJECTS = ['org.>'];
 
-/** The stream exists but its subjects do not cover ours: fatal, an operator must decide. */
+/** The stream exists but its subjects do not cover ours: an operator must decide. */
 export class StreamConfigError extends Error {
   override name = 'StreamConfigError';
 }
@@ -29,27 +30,47 @@ function isNotFound(err: unknown): boolean {
   return ne?.code === '404' || ne?.api_error?.err_code === 10059;
 }
 
-/** Creates `name` (subjects org.>, file storage) when missing; checks its subjects when present. */
-export async function ensureStream(jsm: JetStreamManager, name: string, log: Logger): Promise<void> {
-  let subjects: string[];
+export interface EnsuredStream {
+  /** It was missing and the pump created it (with the duplicate window asked for). */
+  created: boolean;
+  subjects: string[];
+  duplicateWindowMs: number;
+}
+
+/**
+ * Creates `name` (subjects org.>, file storage, the given duplicate window) when missing; checks
+ * its subjects when present. Throws StreamConfigError when they cannot hold ours.
+ */
+export async function ensureStream(jsm: JetStreamManager, name: string, duplicateWindowMs: number, log: Logger): Promise<EnsuredStream> {
+  let config;
+  let created = false;
   try {
-    subjects = (await jsm.streams.info(name)).config.subjects ?? [];
+    config = (await jsm.streams.info(name)).config;
   } catch (err) {
     if (!isNotFound(err)) throw err;
     try {
-      await jsm.streams.add({ name, subjects: DEFAULT_SUBJECTS, storage: StorageType.File, retention: RetentionPolicy.Limits });
-      log.info('created JetStream stream', { stream: name, subjects: DEFAULT_SUBJECTS });
-      return;
+      config = (
+        await jsm.streams.add({
+          name,
+          subjects: DEFAULT_SUBJECTS,
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          duplicate_window: nanos(duplicateWindowMs),
+        })
+      ).config;
+      created = true;
+      log.info('created JetStream stream', { stream: name, subjects: DEFAULT_SUBJECTS, duplicate_window_ms: duplicateWindowMs });
     } catch (addErr) {
       // Another pump may have created it a moment ago; then check what is there.
-      subjects = (await jsm.streams.info(name).catch(() => Promise.reject(addErr))).config.subjects ?? [];
+      config = (await jsm.streams.info(name).catch(() => Promise.reject(addErr))).config;
     }
   }
+  const subjects = config.subjects ?? [];
   if (!subjects.some((f) => subjectCovers(f, OUR_SUBJECTS))) {
     throw new StreamConfigError(
       `JetStream stream ${name} exists with subjects [${subjects.join(', ')}], which cannot hold ${OUR_SUBJECTS}; ` +
         `add ${OUR_SUBJECTS} (or org.>) to its subjects or set STREAM_NAME to another stream`,
     );
   }
-  log.info('JetStream stream present', { stream: name, subjects });
+  return { created, subjects, duplicateWindowMs: millis(config.duplicate_window ?? 0) };
 }
