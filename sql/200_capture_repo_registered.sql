@@ -2,7 +2,9 @@
 -- Fires once for every row inserted into statehub.repos, whoever inserts it (API, psql, a
 -- script). The event row is written to statehub.outbox in the inserting transaction, so a
 -- rolled-back registration leaves no event. Attributes must match src/events/catalog.ts;
--- optional ones (remote_url, local_path) are present as JSON null.
+-- optional ones (remote_url, local_path) are present as JSON null. A repo whose domain row
+-- cannot be found (its foreign key dropped or bypassed) makes the insert fail: capture never
+-- records nothing in silence.
 --
 -- SECURITY DEFINER: the function runs as the role that ran the migrations, so writers that
 -- may not touch the outbox themselves (statehub_api) still capture. See docs/roles.md.
@@ -10,18 +12,23 @@
 CREATE OR REPLACE FUNCTION statehub.tg_repos__capture_registered() RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v_domain_slug text;
 BEGIN
+  SELECT d.slug INTO v_domain_slug FROM statehub.domains d WHERE d.id = NEW.domain_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'repo % refers to domain %, which does not exist: its repo.registered event cannot be captured', NEW.id, NEW.domain_id
+      USING ERRCODE = 'foreign_key_violation';
+  END IF;
   INSERT INTO statehub.outbox (subject, ordering_key, attributes)
-  SELECT 'org.statehub.repo.registered',
-         'repo:' || NEW.id,
-         jsonb_build_object(
-           'repo_id', NEW.id,
-           'repo_slug', NEW.slug,
-           'domain_slug', d.slug,
-           'remote_url', NEW.remote_url,
-           'local_path', NEW.local_path)
-    FROM statehub.domains d
-   WHERE d.id = NEW.domain_id;
+  VALUES ('org.statehub.repo.registered',
+          'repo:' || NEW.id,
+          jsonb_build_object(
+            'repo_id', NEW.id,
+            'repo_slug', NEW.slug,
+            'domain_slug', v_domain_slug,
+            'remote_url', NEW.remote_url,
+            'local_path', NEW.local_path));
   RETURN NULL;
 END;
 $$;

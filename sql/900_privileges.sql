@@ -53,7 +53,7 @@ REVOKE EXECUTE ON FUNCTION
   statehub.tg_repos__check_goal_links(),
   statehub.tg_domain_goals__check_repo_links(),
   statehub.tg_tasks__check_workstream_open(),
-  statehub.cancel_stale_tasks(boolean),
+  statehub.cancel_stale_tasks(boolean, integer),
   statehub.prune_outbox(interval, bigint, integer)
 FROM PUBLIC;
 
@@ -85,7 +85,7 @@ $$;
 -- Read by the transition check (sql/120), which runs with the writer's rights.
 GRANT SELECT ON statehub.status_transitions TO statehub_api;
 GRANT SELECT ON statehub.stale_tasks TO statehub_api;
-GRANT EXECUTE ON FUNCTION statehub.activate_domain_goal(bigint), statehub.cancel_stale_tasks(boolean) TO statehub_api;
+GRANT EXECUTE ON FUNCTION statehub.activate_domain_goal(bigint), statehub.cancel_stale_tasks(boolean, integer) TO statehub_api;
 
 -- statehub_pump: reads the outbox; writes only the delivery bookkeeping (migrations/0007).
 -- Batch rows are appended, never changed; parked rows change state (requeue, skip, publish).

@@ -126,6 +126,82 @@ describe('task.stale and the stale-task rule', () => {
     expect((await taskStatuses()).find((r) => r.id === task)?.status).to.equal('in_progress');
   });
 
+  /** A completed workstream with `count` open tasks; returns the task ids, lowest first. */
+  async function staleTasks(count: number): Promise<number[]> {
+    const ws = await newWorkstream(topicId, 'active');
+    const { rows } = await t.db.query<{ id: number }>(
+      "INSERT INTO statehub.tasks (workstream_id, title, status) SELECT $1, 'bulk ' || g, 'todo' FROM generate_series(1, $2) g RETURNING id",
+      [ws, count],
+    );
+    await finish(ws, 'completed');
+    return rows.map((r) => r.id).sort((a, b) => a - b);
+  }
+
+  it('task.stale — a run cancels at most p_limit tasks, lowest ids first; runs until none is left finish the rest', async () => {
+    const ids = await staleTasks(25);
+    const first = await t.db.query<{ task_id: number }>('SELECT * FROM statehub.cancel_stale_tasks(false, 10)');
+    expect(first.rows.map((r) => r.task_id)).to.deep.equal(ids.slice(0, 10));
+    expect((await t.db.query('SELECT * FROM statehub.cancel_stale_tasks(false, 10)')).rowCount).to.equal(10);
+    expect((await t.db.query('SELECT * FROM statehub.cancel_stale_tasks(false, 10)')).rowCount).to.equal(5);
+    expect((await t.db.query('SELECT * FROM statehub.cancel_stale_tasks(false, 10)')).rowCount).to.equal(0);
+    const err = await t.db.query('SELECT * FROM statehub.cancel_stale_tasks(false, 0)').catch((e: unknown) => e);
+    expect((err as { code?: string }).code).to.equal('22023');
+  });
+
+  it('task.stale — locks tasks in id order: a run waiting for the lowest holds none of the others', async () => {
+    const ids = await staleTasks(20);
+    // Rewrite the lower half so the table stores them after the upper half: heap order is no longer id order.
+    await t.db.query("UPDATE statehub.tasks SET title = title || ' (moved)' WHERE id = ANY ($1)", [ids.slice(0, 10)]);
+    const holder = await t.db.pool.connect();
+    const other = await t.db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM statehub.tasks WHERE id = $1 FOR UPDATE', [ids[0]]);
+      const run = t.db.query('SELECT * FROM statehub.cancel_stale_tasks()');
+      await waitForLockWait();
+      // In id order the run is stuck at the first task and has locked nothing after it.
+      const highest = await other.query('SELECT id FROM statehub.tasks WHERE id = $1 FOR UPDATE NOWAIT', [ids[19]]).catch((e: unknown) => e);
+      expect((highest as { code?: string }).code, 'the highest task is still free').to.equal(undefined);
+      await holder.query('ROLLBACK');
+      expect((await run).rowCount).to.equal(20);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      other.release();
+    }
+  });
+
+  /** Until some session of this database waits for a row lock (the run behind the holder). */
+  async function waitForLockWait(): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await t.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%cancel_stale_tasks%'",
+      );
+      if (rows[0]!.n > 0) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error('the run never waited for the lock');
+  }
+
+  it('task.stale — four runs at once neither deadlock nor cancel a task twice', async () => {
+    const ids = (await Promise.all([300, 300, 300, 300].map((c) => staleTasks(c)))).flat();
+    const mark = await lastOutboxId();
+    const runUntilNone = async () => {
+      let cancelled = 0;
+      for (;;) {
+        const { rowCount } = await t.db.query('SELECT * FROM statehub.cancel_stale_tasks(false, 50)');
+        if (!rowCount) return cancelled;
+        cancelled += rowCount;
+      }
+    };
+    const counts = await Promise.all([runUntilNone(), runUntilNone(), runUntilNone(), runUntilNone()]);
+    expect(counts.reduce((a, b) => a + b, 0)).to.equal(ids.length);
+    const events = await eventsSince(mark);
+    expect(events).to.have.length(ids.length);
+    expect(new Set(events.map((e) => e.attributes.task_id)).size).to.equal(ids.length);
+    expect((await taskStatuses()).filter((r) => ids.includes(r.id)).every((r) => r.status === 'cancelled')).to.equal(true);
+  });
+
   describe('statehub cleanup-stale-tasks', () => {
     async function cli(args: string[]): Promise<{ code: number; out: string }> {
       let out = '';

@@ -65,6 +65,25 @@ describe('event capture', () => {
     expect(err).to.equal(rollback);
   }
 
+  /**
+   * Runs `change` in a transaction without the foreign key from `table` to domains (as after a
+   * restore that skipped it) and returns what it threw; the transaction always rolls back.
+   */
+  async function withoutDomainKey(table: string, change: (q: Queryable) => Promise<unknown>): Promise<unknown> {
+    return t.db
+      .tx(async (q) => {
+        const { rows } = await q.query<{ conname: string }>(
+          "SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND confrelid = 'statehub.domains'::regclass AND contype = 'f'",
+          [table],
+        );
+        expect(rows).to.have.length(1);
+        await q.query(`ALTER TABLE ${table} DROP CONSTRAINT "${rows[0]!.conname}"`);
+        await change(q);
+        throw new Error('the change went through');
+      })
+      .catch((e: unknown) => e);
+  }
+
   let domainId: number;
   let domainSlug: string;
   let topicId: number;
@@ -103,6 +122,13 @@ describe('event capture', () => {
 
     it('repo.registered — not emitted when the transaction rolls back', async () => {
       expect(await capture(() => rolledBack((q) => newRepo(q)))).to.deep.equal([]);
+    });
+
+    it('repo.registered — a repo whose domain cannot be found is refused, not registered without its event', async () => {
+      const err = await withoutDomainKey('statehub.repos', (q) =>
+        q.query("INSERT INTO statehub.repos (slug, domain_id) VALUES ('orphan', 999999)"));
+      expect(err).to.include({ code: '23503' });
+      expect((err as Error).message).to.match(/domain 999999, which does not exist: its repo.registered event cannot be captured/);
     });
 
     it('repo.registered — not emitted when a registered repo is updated', async () => {
@@ -258,6 +284,15 @@ describe('event capture', () => {
 
       const third = await capture(() => activate(untouched));
       expect(third[0]!.attributes.superseded_goal_ids).to.deep.equal([second]);
+    });
+
+    it('domain.goal.activated — a goal whose domain cannot be found is not activated without its event', async () => {
+      const err = await withoutDomainKey('statehub.domain_goals', async (q) => {
+        const { rows } = await q.query<{ id: number }>("INSERT INTO statehub.domain_goals (domain_id, title) VALUES (999999, 'orphan') RETURNING id");
+        await activate(rows[0]!.id, q);
+      });
+      expect(err).to.include({ code: '23503' });
+      expect((err as Error).message).to.match(/domain 999999, which does not exist: its domain.goal.activated event cannot be captured/);
     });
 
     it('domain.goal.activated — not emitted when the transaction rolls back', async () => {

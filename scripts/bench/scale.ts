@@ -127,7 +127,7 @@ export const scaleBench: Bench = {
     for (let i = 0; i < ctx.runs; i++) {
       for (const which of i % 2 ? ['plain', 'events'] : ['events', 'plain']) {
         await seedStaleTasks(db.pool, workstreams, `t${i}${which}${tag++}`);
-        const m = which === 'events' ? await measure(db.pool, 'SELECT count(*)::int AS n FROM statehub.cancel_stale_tasks()') : await measure(db.pool, PLAIN_CANCEL);
+        const m = which === 'events' ? await measure(db.pool, 'SELECT count(*)::int AS n FROM statehub.cancel_stale_tasks(false, NULL)') : await measure(db.pool, PLAIN_CANCEL);
         if (m.rows !== size) throw new Error(`${which}: ${m.rows} tasks cancelled, expected ${size}`);
         push(`tasks-${which}`, m);
         ctx.log(`run ${i + 1}/${ctx.runs} tasks ${which}: ${round(m.ms, 0)} ms, WAL ${round(m.walBytes / 2 ** 20, 1)} MiB (FPI ${round(m.fpiBytes / 2 ** 20, 1)} MiB)`);
@@ -195,7 +195,7 @@ export const scaleBench: Bench = {
     await until(async () => (await pendingCount(db.pool)) === 0, 'the pump to drain the workstream.completed events', 120_000, 50);
     process.kill(pump.pid, 'SIGSTOP');
     try {
-      await db.pool.query('SELECT count(*) FROM statehub.cancel_stale_tasks()');
+      await db.pool.query('SELECT count(*) FROM statehub.cancel_stale_tasks(false, NULL)');
     } finally {
       process.kill(pump.pid, 'SIGCONT');
     }
@@ -233,7 +233,7 @@ export const scaleBench: Bench = {
       await until(async () => (await pendingCount(db.pool)) === 0, 'the pump to drain the completions', 120_000, 50);
       process.kill(pump.pid, 'SIGSTOP');
       try {
-        await db.pool.query('SELECT count(*) FROM statehub.cancel_stale_tasks()');
+        await db.pool.query('SELECT count(*) FROM statehub.cancel_stale_tasks(false, NULL)');
       } finally {
         process.kill(pump.pid, 'SIGCONT');
       }

@@ -5,6 +5,9 @@ import { loadConfig, requireDatabaseUrl } from '../../config.ts';
 import { createDb } from '../../db.ts';
 import { createLogger } from '../../logger.ts';
 
+/** Tasks cancelled per transaction. */
+const STEP = 1000;
+
 interface StaleTask {
   task_id: number;
   workstream_id: number;
@@ -18,12 +21,18 @@ export async function run({ dryRun }: { dryRun: boolean }, env: NodeJS.ProcessEn
   const log = createLogger(config.LOG_LEVEL, { component: 'cleanup-stale-tasks' });
   const db = createDb({ connectionString: requireDatabaseUrl(config), max: 1, applicationName: 'statehub-cleanup' }, log);
   try {
-    const { rows } = await db.query<StaleTask>('SELECT * FROM statehub.cancel_stale_tasks($1)', [dryRun]);
     const verb = dryRun ? 'would cancel' : 'cancelled';
-    for (const t of rows) {
-      process.stdout.write(`${verb} task ${t.task_id} "${t.task_title}" (${t.task_status_before}): workstream ${t.workstream_id} is ${t.workstream_status}\n`);
+    let total = 0;
+    // Each call is its own short transaction over at most STEP tasks; the last one finds none.
+    for (;;) {
+      const { rows } = await db.query<StaleTask>('SELECT * FROM statehub.cancel_stale_tasks($1, $2)', [dryRun, STEP]);
+      for (const t of rows) {
+        process.stdout.write(`${verb} task ${t.task_id} "${t.task_title}" (${t.task_status_before}): workstream ${t.workstream_id} is ${t.workstream_status}\n`);
+      }
+      total += rows.length;
+      if (dryRun || rows.length === 0) break;
     }
-    process.stdout.write(`${verb} ${rows.length} stale task(s)${dryRun ? ' (dry run, nothing changed)' : ''}\n`);
+    process.stdout.write(`${verb} ${total} stale task(s)${dryRun ? ' (dry run, nothing changed)' : ''}\n`);
     return 0;
   } finally {
     await db.close();
