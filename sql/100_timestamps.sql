@@ -21,8 +21,7 @@ BEGIN
   LOOP
     -- A table of a later migration, when migrating one step at a time (migrate up --count).
     CONTINUE WHEN to_regclass(format('statehub.%I', t)) IS NULL;
-    EXECUTE format('DROP TRIGGER IF EXISTS _100_timestamps ON statehub.%I', t);
-    EXECUTE format('CREATE TRIGGER _100_timestamps BEFORE UPDATE ON statehub.%I
+    EXECUTE format('CREATE OR REPLACE TRIGGER _100_timestamps BEFORE UPDATE ON statehub.%I
                     FOR EACH ROW EXECUTE FUNCTION statehub.tg__timestamps()', t);
     EXECUTE format('COMMENT ON TRIGGER _100_timestamps ON statehub.%I IS %L', t,
                    'Maintains created_at/updated_at (statehub.tg__timestamps).');

@@ -62,8 +62,7 @@ BEGIN
                                  ('workstreams', 'workstream'), ('tasks', 'task'), ('decisions', 'decision'))
                   AS v(tbl, entity)
   LOOP
-    EXECUTE format('DROP TRIGGER IF EXISTS _200_check_transition ON statehub.%I', r.tbl);
-    EXECUTE format('CREATE TRIGGER _200_check_transition BEFORE INSERT OR UPDATE OF status ON statehub.%I
+    EXECUTE format('CREATE OR REPLACE TRIGGER _200_check_transition BEFORE INSERT OR UPDATE OF status ON statehub.%I
                     FOR EACH ROW EXECUTE FUNCTION statehub.tg__check_transition(%L)', r.tbl, r.entity);
     EXECUTE format('COMMENT ON TRIGGER _200_check_transition ON statehub.%I IS %L', r.tbl,
                    'Refuses status changes not in statehub.status_transitions (SH001).');
@@ -71,25 +70,21 @@ BEGIN
 END;
 $$;
 
-DROP TRIGGER IF EXISTS _210_stamp_completed_at ON statehub.workstreams;
-CREATE TRIGGER _210_stamp_completed_at BEFORE UPDATE OF status ON statehub.workstreams
+CREATE OR REPLACE TRIGGER _210_stamp_completed_at BEFORE UPDATE OF status ON statehub.workstreams
   FOR EACH ROW WHEN (NEW.status = 'completed' AND OLD.status <> 'completed')
   EXECUTE FUNCTION statehub.tg__stamp_now('completed_at');
 COMMENT ON TRIGGER _210_stamp_completed_at ON statehub.workstreams IS 'Sets completed_at when the workstream completes.';
 
-DROP TRIGGER IF EXISTS _210_stamp_resolved_at ON statehub.decisions;
-CREATE TRIGGER _210_stamp_resolved_at BEFORE UPDATE OF status ON statehub.decisions
+CREATE OR REPLACE TRIGGER _210_stamp_resolved_at BEFORE UPDATE OF status ON statehub.decisions
   FOR EACH ROW WHEN (NEW.status = 'resolved' AND OLD.status <> 'resolved')
   EXECUTE FUNCTION statehub.tg__stamp_now('resolved_at');
 COMMENT ON TRIGGER _210_stamp_resolved_at ON statehub.decisions IS 'Sets resolved_at when the decision is resolved.';
 
-DROP TRIGGER IF EXISTS _210_stamp_activated_at ON statehub.domain_goals;
-CREATE TRIGGER _210_stamp_activated_at BEFORE UPDATE OF status ON statehub.domain_goals
+CREATE OR REPLACE TRIGGER _210_stamp_activated_at BEFORE UPDATE OF status ON statehub.domain_goals
   FOR EACH ROW WHEN (NEW.status = 'active' AND OLD.status <> 'active')
   EXECUTE FUNCTION statehub.tg__stamp_now('activated_at');
 COMMENT ON TRIGGER _210_stamp_activated_at ON statehub.domain_goals IS 'Sets activated_at when the goal becomes active.';
 
-DROP TRIGGER IF EXISTS _200_append_only ON statehub.progress_events;
-CREATE TRIGGER _200_append_only BEFORE UPDATE OR DELETE ON statehub.progress_events
+CREATE OR REPLACE TRIGGER _200_append_only BEFORE UPDATE OR DELETE ON statehub.progress_events
   FOR EACH ROW EXECUTE FUNCTION statehub.tg__append_only();
 COMMENT ON TRIGGER _200_append_only ON statehub.progress_events IS 'progress_events rows are never changed or deleted (SH002).';

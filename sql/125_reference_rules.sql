@@ -39,8 +39,7 @@ $$;
 COMMENT ON FUNCTION statehub.tg_repo_goals__check_domain_goal() IS
   'BEFORE INSERT/UPDATE on repo_goals: the linked domain goal belongs to the repo''s domain (SH005).';
 
-DROP TRIGGER IF EXISTS _250_check_domain_goal ON statehub.repo_goals;
-CREATE TRIGGER _250_check_domain_goal BEFORE INSERT OR UPDATE OF repo_id, domain_goal_id ON statehub.repo_goals
+CREATE OR REPLACE TRIGGER _250_check_domain_goal BEFORE INSERT OR UPDATE OF repo_id, domain_goal_id ON statehub.repo_goals
   FOR EACH ROW WHEN (NEW.domain_goal_id IS NOT NULL)
   EXECUTE FUNCTION statehub.tg_repo_goals__check_domain_goal();
 COMMENT ON TRIGGER _250_check_domain_goal ON statehub.repo_goals IS
@@ -62,8 +61,7 @@ $$;
 COMMENT ON FUNCTION statehub.tg_repos__check_goal_links() IS
   'BEFORE UPDATE OF domain_id on repos: refuses the move while the repo''s goals serve goals of another domain (SH005).';
 
-DROP TRIGGER IF EXISTS _250_check_goal_links ON statehub.repos;
-CREATE TRIGGER _250_check_goal_links BEFORE UPDATE OF domain_id ON statehub.repos
+CREATE OR REPLACE TRIGGER _250_check_goal_links BEFORE UPDATE OF domain_id ON statehub.repos
   FOR EACH ROW WHEN (NEW.domain_id IS DISTINCT FROM OLD.domain_id)
   EXECUTE FUNCTION statehub.tg_repos__check_goal_links();
 COMMENT ON TRIGGER _250_check_goal_links ON statehub.repos IS
@@ -85,8 +83,7 @@ $$;
 COMMENT ON FUNCTION statehub.tg_domain_goals__check_repo_links() IS
   'BEFORE UPDATE OF domain_id on domain_goals: refuses the move while repo goals of the old domain serve it (SH005).';
 
-DROP TRIGGER IF EXISTS _250_check_repo_links ON statehub.domain_goals;
-CREATE TRIGGER _250_check_repo_links BEFORE UPDATE OF domain_id ON statehub.domain_goals
+CREATE OR REPLACE TRIGGER _250_check_repo_links BEFORE UPDATE OF domain_id ON statehub.domain_goals
   FOR EACH ROW WHEN (NEW.domain_id IS DISTINCT FROM OLD.domain_id)
   EXECUTE FUNCTION statehub.tg_domain_goals__check_repo_links();
 COMMENT ON TRIGGER _250_check_repo_links ON statehub.domain_goals IS
@@ -113,8 +110,7 @@ $$;
 COMMENT ON FUNCTION statehub.tg_tasks__check_workstream_open() IS
   'BEFORE INSERT/UPDATE OF workstream_id on tasks: an open task joins only a workstream that is not completed or cancelled (SH005).';
 
-DROP TRIGGER IF EXISTS _250_check_workstream_open ON statehub.tasks;
-CREATE TRIGGER _250_check_workstream_open BEFORE INSERT OR UPDATE OF workstream_id ON statehub.tasks
+CREATE OR REPLACE TRIGGER _250_check_workstream_open BEFORE INSERT OR UPDATE OF workstream_id ON statehub.tasks
   FOR EACH ROW WHEN (NEW.status IN ('todo', 'in_progress', 'blocked'))
   EXECUTE FUNCTION statehub.tg_tasks__check_workstream_open();
 COMMENT ON TRIGGER _250_check_workstream_open ON statehub.tasks IS

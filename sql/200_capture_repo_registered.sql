@@ -35,8 +35,7 @@ $$;
 COMMENT ON FUNCTION statehub.tg_repos__capture_registered() IS
   'AFTER INSERT on repos: records org.statehub.repo.registered in statehub.outbox (ordering_key repo:<id>).';
 
-DROP TRIGGER IF EXISTS _500_capture_repo_registered ON statehub.repos;
-CREATE TRIGGER _500_capture_repo_registered AFTER INSERT ON statehub.repos
+CREATE OR REPLACE TRIGGER _500_capture_repo_registered AFTER INSERT ON statehub.repos
   FOR EACH ROW EXECUTE FUNCTION statehub.tg_repos__capture_registered();
 COMMENT ON TRIGGER _500_capture_repo_registered ON statehub.repos IS
   'Captures org.statehub.repo.registered for every new repo (statehub.tg_repos__capture_registered).';

@@ -24,8 +24,7 @@ $$;
 COMMENT ON FUNCTION statehub.tg_workstreams__capture_completed() IS
   'AFTER UPDATE OF status on workstreams, only on the change to completed: records org.statehub.workstream.completed (ordering_key workstream:<id>).';
 
-DROP TRIGGER IF EXISTS _500_capture_workstream_completed ON statehub.workstreams;
-CREATE TRIGGER _500_capture_workstream_completed AFTER UPDATE OF status ON statehub.workstreams
+CREATE OR REPLACE TRIGGER _500_capture_workstream_completed AFTER UPDATE OF status ON statehub.workstreams
   FOR EACH ROW WHEN (NEW.status = 'completed' AND OLD.status <> 'completed')
   EXECUTE FUNCTION statehub.tg_workstreams__capture_completed();
 COMMENT ON TRIGGER _500_capture_workstream_completed ON statehub.workstreams IS

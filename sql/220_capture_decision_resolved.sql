@@ -23,8 +23,7 @@ $$;
 COMMENT ON FUNCTION statehub.tg_decisions__capture_resolved() IS
   'AFTER UPDATE OF status on decisions, only on the change to resolved: records org.statehub.decision.resolved (ordering_key decision:<id>).';
 
-DROP TRIGGER IF EXISTS _500_capture_decision_resolved ON statehub.decisions;
-CREATE TRIGGER _500_capture_decision_resolved AFTER UPDATE OF status ON statehub.decisions
+CREATE OR REPLACE TRIGGER _500_capture_decision_resolved AFTER UPDATE OF status ON statehub.decisions
   FOR EACH ROW WHEN (NEW.status = 'resolved' AND OLD.status <> 'resolved')
   EXECUTE FUNCTION statehub.tg_decisions__capture_resolved();
 COMMENT ON TRIGGER _500_capture_decision_resolved ON statehub.decisions IS

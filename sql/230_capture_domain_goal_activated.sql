@@ -36,8 +36,7 @@ $$;
 COMMENT ON FUNCTION statehub.tg_domain_goals__capture_activated() IS
   'AFTER UPDATE OF status on domain_goals, only on the change to active: records org.statehub.domain.goal.activated (ordering_key domain:<domain_id>).';
 
-DROP TRIGGER IF EXISTS _500_capture_domain_goal_activated ON statehub.domain_goals;
-CREATE TRIGGER _500_capture_domain_goal_activated AFTER UPDATE OF status ON statehub.domain_goals
+CREATE OR REPLACE TRIGGER _500_capture_domain_goal_activated AFTER UPDATE OF status ON statehub.domain_goals
   FOR EACH ROW WHEN (NEW.status = 'active' AND OLD.status <> 'active')
   EXECUTE FUNCTION statehub.tg_domain_goals__capture_activated();
 COMMENT ON TRIGGER _500_capture_domain_goal_activated ON statehub.domain_goals IS

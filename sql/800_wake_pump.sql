@@ -35,16 +35,16 @@ $$;
 COMMENT ON FUNCTION statehub.tg_outbox__wake_pump() IS
   'AFTER INSERT (statement) on outbox: takes advisory lock 162289259 shared, then NOTIFY statehub_outbox unless the pump is busy. See docs/capture.md.';
 
-DROP TRIGGER IF EXISTS _900_wake_pump ON statehub.outbox;
 DO $$
 BEGIN
   -- Migrating one step at a time (migrate up --count) below migrations/0007, the flag is still
   -- called draining: no wake-up trigger then (the pump's poll finds the events).
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
                   WHERE attrelid = 'statehub.outbox_pump_state'::regclass AND attname = 'busy' AND NOT attisdropped) THEN
+    DROP TRIGGER IF EXISTS _900_wake_pump ON statehub.outbox;
     RETURN;
   END IF;
-  CREATE TRIGGER _900_wake_pump AFTER INSERT ON statehub.outbox
+  CREATE OR REPLACE TRIGGER _900_wake_pump AFTER INSERT ON statehub.outbox
     FOR EACH STATEMENT EXECUTE FUNCTION statehub.tg_outbox__wake_pump();
   COMMENT ON TRIGGER _900_wake_pump ON statehub.outbox IS
     'Wakes an idle pump after events are recorded (statehub.tg_outbox__wake_pump).';
