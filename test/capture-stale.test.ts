@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { catalog } from '../src/events/catalog.ts';
 import { main } from '../src/cli/main.ts';
-import { useTestDatabase } from './helpers/database.ts';
+import { useTestDatabase, waitForLockWait } from './helpers/database.ts';
 
 interface Event {
   subject: string;
@@ -158,7 +158,7 @@ describe('task.stale and the stale-task rule', () => {
       await holder.query('BEGIN');
       await holder.query('SELECT id FROM statehub.tasks WHERE id = $1 FOR UPDATE', [ids[0]]);
       const run = t.db.query('SELECT * FROM statehub.cancel_stale_tasks()');
-      await waitForLockWait();
+      await waitForLockWait(t.db, "query LIKE '%cancel_stale_tasks%'");
       // In id order the run is stuck at the first task and has locked nothing after it.
       const highest = await other.query('SELECT id FROM statehub.tasks WHERE id = $1 FOR UPDATE NOWAIT', [ids[19]]).catch((e: unknown) => e);
       expect((highest as { code?: string }).code, 'the highest task is still free').to.equal(undefined);
@@ -170,18 +170,6 @@ describe('task.stale and the stale-task rule', () => {
       other.release();
     }
   });
-
-  /** Until some session of this database waits for a row lock (the run behind the holder). */
-  async function waitForLockWait(): Promise<void> {
-    for (let i = 0; i < 200; i++) {
-      const { rows } = await t.db.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%cancel_stale_tasks%'",
-      );
-      if (rows[0]!.n > 0) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error('the run never waited for the lock');
-  }
 
   it('task.stale — four runs at once neither deadlock nor cancel a task twice', async () => {
     const ids = (await Promise.all([300, 300, 300, 300].map((c) => staleTasks(c)))).flat();

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { silentLogger } from '../src/logger.ts';
 import { migrate } from '../src/migrate.ts';
-import { useTestDatabase } from './helpers/database.ts';
+import { useTestDatabase, waitForLockWait } from './helpers/database.ts';
 
 describe('migrate: re-applying sql/ next to a long transaction', function () {
   const clients: pg.Client[] = [];
@@ -33,22 +33,11 @@ describe('migrate: re-applying sql/ next to a long transaction', function () {
     return writer;
   }
 
-  async function migrateWaitsForALock(): Promise<void> {
-    for (let i = 0; i < 400; i++) {
-      const { rows } = await t.db.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'statehub-migrate' AND wait_event_type = 'Lock'",
-      );
-      if (rows[0]!.n > 0) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error('migrate never waited for a lock');
-  }
-
   it('readers of the locked table are not queued behind it, and it completes once the writer commits', async function () {
     await staleDefinitions();
     const writer = await openWriter();
     const migrating = migrate(t.url, silentLogger(), 'up', undefined, { timeoutMs: 300, tries: 50 });
-    await migrateWaitsForALock();
+    await waitForLockWait(t.db, "application_name = 'statehub-migrate'");
     const reader = await session();
     await reader.query("SET statement_timeout = '2s'");
     expect((await reader.query('SELECT count(*) FROM statehub.repos')).rowCount, 'a reader is served while migrate waits').to.equal(1);

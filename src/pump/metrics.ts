@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { bearerChallenge, bearerOf } from '../bearer.ts';
 import type { Logger } from '../logger.ts';
 import { isLoopbackHost } from '../net.ts';
-import type { Backlog } from './backlog.ts';
+import type { BacklogReading } from './backlog-sampler.ts';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
@@ -34,11 +34,19 @@ export class PumpMetrics {
     this.publishErrors += n;
   }
 
-  render(backlog: Backlog | undefined): string {
+  /** The text of a scrape; `reading` is the background sampler's, `now` a Date.now(). */
+  render(reading: BacklogReading, now = Date.now()): string {
     const lines: string[] = [];
     const metric = (name: string, type: string, help: string, samples: string[]) =>
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
-    if (backlog) {
+    metric('statehub_outbox_backlog_up', 'gauge', '1 when the last backlog query succeeded, 0 when it failed or has not run yet.', [
+      `statehub_outbox_backlog_up ${reading.up ? 1 : 0}`,
+    ]);
+    if (reading.last) {
+      const backlog = reading.last.backlog;
+      metric('statehub_outbox_backlog_sample_age_seconds', 'gauge', 'Age of the backlog reading the statehub_outbox_* gauges show.', [
+        `statehub_outbox_backlog_sample_age_seconds ${(now - reading.last.at) / 1000}`,
+      ]);
       metric('statehub_outbox_backlog', 'gauge', 'Committed events the pump has not passed yet.', [`statehub_outbox_backlog ${backlog.pending}`]);
       metric('statehub_outbox_oldest_unpublished_age_seconds', 'gauge', 'Age of the oldest event the pump has not passed.', [
         `statehub_outbox_oldest_unpublished_age_seconds ${(backlog.oldestAgeMs ?? 0) / 1000}`,
@@ -83,8 +91,8 @@ export interface MetricsServerOptions {
   port: number;
   metrics: PumpMetrics;
   readiness(): Readiness;
-  /** Reads the backlog for a scrape; undefined when the database cannot answer. */
-  backlog(): Promise<Backlog | undefined>;
+  /** The background sampler's last reading (a scrape never queries the database). */
+  backlog(): BacklogReading;
   /** PUMP_METRICS_TOKEN: when set, /readyz and /metrics answer only `Authorization: Bearer <token>`. */
   token?: string;
 }
@@ -130,8 +138,7 @@ export async function startMetricsServer(o: MetricsServerOptions, log: Logger): 
       return send(r.ready ? 200 : 503, `${r.detail}\n`);
     }
     if (path === '/metrics') {
-      void o.backlog().then((b) => send(200, o.metrics.render(b), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
-      return;
+      return send(200, o.metrics.render(o.backlog()), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
     }
     send(404, 'not found\n');
   });

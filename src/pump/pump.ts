@@ -8,10 +8,14 @@ import { JetStreamLink } from './jetstream.ts';
 import { LeaderElection } from './leader.ts';
 import { OutboxListener } from './listener.ts';
 import { backlog } from './backlog.ts';
+import { BacklogSampler } from './backlog-sampler.ts';
 import { Delivery } from './delivery.ts';
 import { PumpMetrics, startMetricsServer, type Readiness } from './metrics.ts';
 import { readNatsFiles } from './nats.ts';
 import { readPosition, setBusy } from './outbox.ts';
+
+/** How often the backlog gauges are read from the database; a scrape shows the last reading. */
+const BACKLOG_EVERY_MS = 5000;
 
 /** The pump cannot start: database unreachable or not migrated, metrics port taken. */
 export class PumpStartError extends Error {
@@ -137,6 +141,8 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
     options.onReady?.();
   }
 
+  // Every pump exports the backlog (the same numbers on each), read in the background.
+  const sampler = new BacklogSampler(() => backlog(db), BACKLOG_EVERY_MS, log);
   let server: Awaited<ReturnType<typeof startMetricsServer>>;
   try {
     server = await startMetricsServer(
@@ -145,7 +151,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
         port: config.PUMP_METRICS_PORT,
         metrics,
         readiness,
-        backlog: () => backlog(db).catch(() => undefined),
+        backlog: () => sampler.current,
         token: config.PUMP_METRICS_TOKEN,
       },
       log,
@@ -175,6 +181,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
     await leader?.stop();
     await link?.close();
     await listener.close();
+    await sampler.stop();
     await server.close();
     await db.close();
     log.info('pump stopped');
@@ -195,6 +202,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   };
 
   listener.start();
+  sampler.start();
   delivery.start();
   leader?.start();
   try {

@@ -3,7 +3,7 @@
 // be inspected (its name is printed). Set TEST_PG_ADMIN_URL to use another server.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createDb, type Db } from '../../src/db.ts';
+import { createDb, type Db, type Queryable } from '../../src/db.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { migrate } from '../../src/migrate.ts';
 
@@ -79,4 +79,20 @@ export function useTestDatabase(): { readonly url: string; readonly db: Db; read
       return db!;
     },
   };
+}
+
+/**
+ * Waits until a session of this database that matches `where` (a condition on pg_stat_activity,
+ * written by the test) waits for a lock: the moment a test's lock holder has something queued.
+ */
+export async function waitForLockWait(db: Queryable, where: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND ${where}`,
+    );
+    if (rows[0]!.n > 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no session (${where}) waited for a lock within ${timeoutMs} ms`);
 }
