@@ -34,6 +34,11 @@ export interface DbOptions {
   /** Milliseconds before a statement is cancelled by the server; 0 disables. */
   statementTimeoutMs?: number;
   /**
+   * Milliseconds before the client itself gives up on a query: the server cannot cancel what
+   * it never received (a partition); 0 or unset disables.
+   */
+  queryTimeoutMs?: number;
+  /**
    * Commit without waiting for the WAL flush. Only for writes that may be lost in a database
    * crash without harm, such as the pump's bookkeeping (a lost mark means a re-publish that
    * JetStream deduplicates); never for the hub's data.
@@ -65,6 +70,7 @@ export function createDb(options: DbOptions, log: Logger): Db {
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'statehub',
     statement_timeout: options.statementTimeoutMs || undefined,
+    query_timeout: options.queryTimeoutMs || undefined,
     connectionTimeoutMillis: 10_000,
     // Notice a peer that vanished without closing the connection (network loss, host crash).
     keepAlive: true,

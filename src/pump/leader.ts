@@ -1,12 +1,24 @@
 // Leader election: the pump holding a session advisory lock on its own connection publishes;
 // the others retry every second. PostgreSQL releases the lock the moment the holder's session
 // ends (process killed, connection terminated), so a standby takes over within about a second.
+//
+// A partition is the hard case: the server cannot tell a silent client from a dead one, and TCP
+// keepalive takes hours on defaults. So the lock session is a lease: it runs a query every
+// second, and the server ends it after LEASE_MS without one (idle_session_timeout), which
+// releases the lock. On its side the leader gives up its query after QUERY_TIMEOUT_MS and steps
+// down, well before the lease runs out: two pumps never publish at once for long, and a standby
+// leads within about LEASE_MS + 1 s of the partition (docs/operations.md).
+
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 import { describe } from './backoff.ts';
 
 /** Differs from the wake lock key; the two-int form keeps it apart from every bigint key. */
 const LEADER_LOCK = [0x53544855, 0x504d5031] as const; // 'STHU', 'PMP1'
+/** The server ends a lock session that sent nothing for this long (its lock goes with it). */
+export const LEASE_MS = 10_000;
+/** The leader's own check: a lock query unanswered this long means it is cut off, so it steps down. */
+const QUERY_TIMEOUT_MS = 5000;
 
 export interface LeaderOptions {
   connectionString: string;
@@ -83,8 +95,10 @@ export class LeaderElection {
       connectionString: this.options.connectionString,
       application_name: 'statehub-pump-leader',
       keepAlive: true,
-      query_timeout: 5000,
+      query_timeout: QUERY_TIMEOUT_MS,
       connectionTimeoutMillis: 5000,
+      // The lease: the tick keeps the session busy every second; silent for LEASE_MS, it ends.
+      options: `-c idle_session_timeout=${LEASE_MS}`,
     });
     client.on('error', (err) => this.dropClient(err, client));
     client.on('end', () => this.dropClient(new Error('leader lock connection ended'), client));

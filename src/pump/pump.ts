@@ -66,7 +66,11 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   const natsFiles = readNatsFiles(config);
   // Bookkeeping commits need not wait for the disk: a batch row lost in a crash only re-publishes
   // its delta, which JetStream drops as duplicates, and the writers keep the fsyncs to themselves.
-  const db = createDb({ connectionString: url, max: 4, applicationName: 'statehub-pump', statementTimeoutMs: 30_000, asyncCommit: true }, log);
+  // The client-side timeout ends a query a partition swallowed (the server's cannot).
+  const db = createDb(
+    { connectionString: url, max: 4, applicationName: 'statehub-pump', statementTimeoutMs: 30_000, queryTimeoutMs: 35_000, asyncCommit: true },
+    log,
+  );
   try {
     await checkPosition(db);
   } catch (err) {
