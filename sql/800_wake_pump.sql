@@ -15,6 +15,11 @@
 -- 162289259 = hashtext('statehub.outbox.wake'), written as a literal so it never depends on
 -- the hash function of a PostgreSQL version.
 --
+-- Writers only *try* for the shared lock. The pump holds it exclusively for an instant, but an
+-- advisory lock has no privileges: any login could hold it exclusively for as long as it likes,
+-- and writers waiting for it would stall every transition. A writer that cannot have it at once
+-- notifies, which is always safe.
+--
 -- Under REPEATABLE READ or SERIALIZABLE the writer would read busy from a snapshot that
 -- may predate the pump's switch to idle, so such transactions always notify.
 
@@ -22,8 +27,8 @@ CREATE OR REPLACE FUNCTION statehub.tg_outbox__wake_pump() RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  PERFORM pg_advisory_xact_lock_shared(162289259);
-  IF current_setting('transaction_isolation') <> 'read committed'
+  IF NOT pg_try_advisory_xact_lock_shared(162289259)
+     OR current_setting('transaction_isolation') <> 'read committed'
      OR NOT coalesce((SELECT s.busy FROM statehub.outbox_pump_state s), false) THEN
     -- Constant channel and payload: PostgreSQL folds identical notifications of one
     -- transaction into one, however many events it recorded.
@@ -33,7 +38,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION statehub.tg_outbox__wake_pump() IS
-  'AFTER INSERT (statement) on outbox: takes advisory lock 162289259 shared, then NOTIFY statehub_outbox unless the pump is busy. See docs/capture.md.';
+  'AFTER INSERT (statement) on outbox: tries for advisory lock 162289259 shared, then NOTIFY statehub_outbox unless it got it and the pump is busy. See docs/capture.md.';
 
 DO $$
 BEGIN

@@ -87,7 +87,7 @@ describe('catalog sync', () => {
 
   it('wake-up — sql/800_wake_pump.sql uses the channel, payload and lock key exported by src/events/wake.ts', () => {
     const sql = readFileSync(path.join(SQL_DIR, '800_wake_pump.sql'), 'utf8').replace(/--.*$/gm, '');
-    expect(sql).to.include(`pg_advisory_xact_lock_shared(${WAKE_LOCK_KEY})`);
+    expect(sql).to.include(`pg_try_advisory_xact_lock_shared(${WAKE_LOCK_KEY})`);
     expect(sql).to.include(`pg_notify('${WAKE_CHANNEL}', '${WAKE_PAYLOAD}')`);
     expect(sql.match(/pg_notify\(/g)).to.have.length(1);
   });

@@ -3,12 +3,16 @@
 // that read true has finished, so one more look finds what they wrote.
 import type { Db } from '../db.ts';
 import { WAKE_LOCK_KEY } from '../events/wake.ts';
-import { sleep } from './backoff.ts';
+import { Backoff, sleep } from './backoff.ts';
 import { setBusy, writersSettled } from './outbox.ts';
 
-/** How long to try for the wake lock before deciding writers are still streaming in. */
+/**
+ * How long to try for the wake lock before deciding writers are still streaming in, and the
+ * pause between tries: growing, so a writer idle in its transaction (holding the lock shared)
+ * costs a few queries a second, not hundreds.
+ */
 const SETTLE_MAX_MS = 1000;
-const SETTLE_RETRY_MS = 3;
+const SETTLE_RETRY_MS = { base: 3, cap: 200 };
 
 export class BusyFlag {
   /** What the flag is known to be; 'unknown' for a new leader (a dead one may have left it true). */
@@ -49,13 +53,14 @@ export class BusyFlag {
   async handBack(stop: () => boolean): Promise<'settled' | 'streaming' | 'interrupted'> {
     await this.set(false);
     const deadline = Date.now() + SETTLE_MAX_MS;
+    const pause = new Backoff(SETTLE_RETRY_MS.base, SETTLE_RETRY_MS.cap);
     while (!(await writersSettled(this.db, WAKE_LOCK_KEY))) {
       if (stop() || !this.isLeader()) return 'interrupted';
       if (Date.now() > deadline) {
         await this.set(true);
         return 'streaming';
       }
-      await sleep(SETTLE_RETRY_MS);
+      await sleep(pause.next());
     }
     return 'settled';
   }

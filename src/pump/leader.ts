@@ -12,9 +12,7 @@
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 import { describe } from './backoff.ts';
-
-/** Differs from the wake lock key; the two-int form keeps it apart from every bigint key. */
-const LEADER_LOCK = [0x53544855, 0x504d5031] as const; // 'STHU', 'PMP1'
+import { describeForeignHolder, LEADER_APPLICATION, LEADER_LOCK, leaderLockHolder, type LockHolder } from './lock-holder.ts';
 /** The server ends a lock session that sent nothing for this long (its lock goes with it). */
 export const LEASE_MS = 10_000;
 /** The leader's own check: a lock query unanswered this long means it is cut off, so it steps down. */
@@ -32,6 +30,8 @@ export interface LeaderOptions {
    */
   canPublish?(): boolean;
   stepDownAfterMs?: number;
+  /** Whether a session that is not a pump holds the lock, after each try for it. */
+  onForeignHolder?(foreign: boolean): void;
 }
 
 export class LeaderElection {
@@ -40,6 +40,8 @@ export class LeaderElection {
   /** Since when canPublish() has been false; undefined while it is true. */
   private unableSince: number | undefined;
   private announced = false;
+  /** Who holds the lock while this pump does not, when that is not a pump; undefined otherwise. */
+  private foreign: LockHolder | undefined;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -51,6 +53,11 @@ export class LeaderElection {
 
   get isLeader(): boolean {
     return this.leader;
+  }
+
+  /** A session that is not a pump holds the leader lock (seen on the last try for it). */
+  get foreignHolder(): LockHolder | undefined {
+    return this.foreign;
   }
 
   start(): void {
@@ -82,18 +89,31 @@ export class LeaderElection {
       }
       if (!able) return;
       const { rows } = await client.query<{ won: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS won', [...LEADER_LOCK]);
-      if (rows[0]?.won && !this.stopped && client === this.client) this.setLeader(true);
-      else if (!this.announced) this.log.info('standby: another pump holds the leader lock');
+      if (rows[0]?.won && !this.stopped && client === this.client) {
+        this.noteHolder(undefined);
+        this.setLeader(true);
+        return;
+      }
+      const holder = await leaderLockHolder(client);
+      this.noteHolder(holder?.pump === false ? holder : undefined);
+      if (!this.announced && !this.foreign) this.log.info('standby: another pump holds the leader lock');
       this.announced = true;
     } catch (err) {
       this.dropClient(err);
     }
   }
 
+  private noteHolder(foreign: LockHolder | undefined): void {
+    if (foreign && this.foreign?.pid !== foreign.pid) this.log.error(describeForeignHolder(foreign), { pid: foreign.pid, user: foreign.user, application: foreign.application });
+    if (!foreign && this.foreign) this.log.info('the leader lock is no longer held by a foreign session');
+    this.foreign = foreign;
+    this.options.onForeignHolder?.(foreign !== undefined);
+  }
+
   private async connect(): Promise<pg.Client> {
     const client = new pg.Client({
       connectionString: this.options.connectionString,
-      application_name: 'statehub-pump-leader',
+      application_name: LEADER_APPLICATION,
       keepAlive: true,
       query_timeout: QUERY_TIMEOUT_MS,
       connectionTimeoutMillis: 5000,

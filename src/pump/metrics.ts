@@ -15,6 +15,8 @@ export class PumpMetrics {
   duplicates = 0;
   publishErrors = 0;
   leader = false;
+  /** A session that is not a pump holds the leader lock. */
+  leaderLockForeign = false;
   private readonly bucketCounts = LATENCY_BUCKETS.map(() => 0);
   private latencyCount = 0;
   private latencySum = 0;
@@ -76,6 +78,9 @@ export class PumpMetrics {
       `statehub_pump_capture_to_ack_seconds_count ${this.latencyCount}`,
     ]);
     metric('statehub_pump_leader', 'gauge', '1 when this pump holds the leader lock and publishes.', [`statehub_pump_leader ${this.leader ? 1 : 0}`]);
+    metric('statehub_pump_leader_lock_foreign', 'gauge', '1 when a session that is not a pump holds the leader lock, so no pump can publish.', [
+      `statehub_pump_leader_lock_foreign ${this.leaderLockForeign ? 1 : 0}`,
+    ]);
     return `${lines.join('\n')}\n`;
   }
 }

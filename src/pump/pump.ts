@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts';
 import { describe } from './backoff.ts';
 import { JetStreamLink } from './jetstream.ts';
 import { LeaderElection } from './leader.ts';
+import { describeForeignHolder } from './lock-holder.ts';
 import { OutboxListener } from './listener.ts';
 import { backlog } from './backlog.ts';
 import { BacklogSampler } from './backlog-sampler.ts';
@@ -104,6 +105,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
             delivery.leadershipChanged(isLeader);
           },
           canPublish: () => link?.publisher !== undefined,
+          onForeignHolder: (foreign) => (metrics.leaderLockForeign = foreign),
         },
         log,
       )
@@ -134,6 +136,8 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   function readiness(): Readiness {
     if (!listener.isConnected) return { ready: false, detail: 'not ready: PostgreSQL listener disconnected' };
     if (!link) return { ready: true, detail: 'standby (NATS not configured)' };
+    const foreign = leader?.foreignHolder;
+    if (foreign) return { ready: false, detail: `not ready: ${describeForeignHolder(foreign)}` };
     const problem = link.problem;
     if (problem) return { ready: false, detail: `not ready: ${problem}` };
     return { ready: true, detail: leader?.isLeader ? 'leader' : 'standby' };

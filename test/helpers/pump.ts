@@ -7,7 +7,7 @@ import { connect, type NatsConnection } from 'nats';
 import { loadConfig } from '../../src/config.ts';
 import type { Queryable } from '../../src/db.ts';
 import type { Envelope } from '../../src/events/catalog.ts';
-import { createLogger, silentLogger } from '../../src/logger.ts';
+import { createLogger, silentLogger, type Logger } from '../../src/logger.ts';
 import { startPump, type PumpHandle } from '../../src/pump/index.ts';
 import { useTestDatabase } from './database.ts';
 import { startNatsServer, type NatsServer } from './nats-server.ts';
@@ -204,11 +204,11 @@ export interface PumpFixture {
  * minute, so the tests see what NOTIFY and reconnect wake-ups do alone. PUMP_TEST_LOG=debug shows
  * the pump's log. Everything is closed in after(), the pump before its database is dropped.
  * `options.natsArgs` go to nats-server, `options.env` to the pump's configuration (and its NATS_USER
- * and NATS_PASSWORD to the test's own connection as well).
+ * and NATS_PASSWORD to the test's own connection as well), `options.log` replaces the pump's logger.
  */
 export function usePump(
   prepare?: (nc: NatsConnection) => Promise<void>,
-  options: { natsArgs?: string[]; env?: Record<string, string> } = {},
+  options: { natsArgs?: string[]; env?: Record<string, string>; log?: Logger } = {},
 ): PumpFixture {
   let nats: NatsServer | undefined;
   let nc: NatsConnection | undefined;
@@ -224,7 +224,7 @@ export function usePump(
     const env = options.env ?? {};
     nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200, user: env.NATS_USER, pass: env.NATS_PASSWORD });
     await prepare?.(nc);
-    const log = process.env.PUMP_TEST_LOG ? createLogger(process.env.PUMP_TEST_LOG) : silentLogger();
+    const log = options.log ?? (process.env.PUMP_TEST_LOG ? createLogger(process.env.PUMP_TEST_LOG) : silentLogger());
     pump = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, PUMP_METRICS_PORT: '0', PUMP_POLL_INTERVAL: '1m', ...env }), log);
   });
   return {

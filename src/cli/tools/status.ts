@@ -2,6 +2,7 @@
 // and "was this event published, and where?".
 import type { Queryable } from '../../db.ts';
 import { backlog } from '../../pump/backlog.ts';
+import { describeForeignHolder, leaderLockHolder, type LockHolder } from '../../pump/lock-holder.ts';
 import { formatAge } from './common.ts';
 
 export interface BlockedKey {
@@ -27,6 +28,8 @@ export interface OutboxStatus {
   blocked_key_count: number;
   oldest_blocked_age_ms: number | null;
   last_batch: { id: number; finished_at: string; events: number; stream: string | null; first_seq: number | null; last_seq: number | null } | null;
+  /** The session holding the pump's leader lock: a pump's (pump true) or not; null when free. */
+  leader_lock: LockHolder | null;
 }
 
 export async function outboxStatus(db: Queryable): Promise<OutboxStatus> {
@@ -53,6 +56,7 @@ export async function outboxStatus(db: Queryable): Promise<OutboxStatus> {
     blocked_key_count: b.blockedKeys,
     oldest_blocked_age_ms: b.oldestBlockedAgeMs === null ? null : Math.round(b.oldestBlockedAgeMs),
     last_batch: l ? { ...l, finished_at: l.finished_at.toISOString() } : null,
+    leader_lock: (await leaderLockHolder(db)) ?? null,
   };
 }
 
@@ -65,7 +69,9 @@ export function formatStatus(s: OutboxStatus, now = new Date()): string {
     ? `${l.finished_at} (${formatAge(now.getTime() - Date.parse(l.finished_at))} ago), batch ${l.id}, ${l.events} event(s)` +
       (l.stream ? `, ${l.stream} #${l.first_seq}–${l.last_seq}` : '')
     : 'never';
-  const lines = [`pending:        ${pending}`, `failed:         ${failed}`, `last batch:     ${last}`];
+  const h = s.leader_lock;
+  const leader = !h ? 'free: no pump leads' : h.pump ? `a pump (pid ${h.pid}, user ${h.user ?? '?'})` : `NOT A PUMP: ${describeForeignHolder(h)}`;
+  const lines = [`pending:        ${pending}`, `failed:         ${failed}`, `last batch:     ${last}`, `leader lock:    ${leader}`];
   for (const k of s.blocked_keys) {
     lines.push(`  blocked ${k.ordering_key} for ${formatAge(now.getTime() - Date.parse(k.blocked_since))} by event ${k.failed_id} (${k.waiting} waiting): ${k.error}`);
   }
