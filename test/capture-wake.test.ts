@@ -8,8 +8,6 @@ import { setBusy as writeBusy, writersSettled } from '../src/pump/outbox.ts';
 import type { Queryable } from '../src/db.ts';
 import { useTestDatabase } from './helpers/database.ts';
 
-const SETTLE_MS = 300;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('pump wake-up', () => {
   const clients: pg.Client[] = [];
@@ -27,12 +25,22 @@ describe('pump wake-up', () => {
     await c.connect();
     return c;
   }
-  /** Notifications received on WAKE_CHANNEL while `fn` ran and shortly after. */
+  /**
+   * Notifications received on WAKE_CHANNEL for what `fn` committed. A marker notification sent
+   * after it commits later, and PostgreSQL delivers notifications in commit order: once the
+   * marker has arrived, everything `fn` caused has too. No waiting on a clock.
+   */
   async function notificationsDuring(fn: () => Promise<unknown>): Promise<pg.Notification[]> {
     received = [];
     await fn();
-    await sleep(SETTLE_MS);
-    return received;
+    const marker = `marker-${++n}`;
+    await t.db.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, marker]);
+    const deadline = Date.now() + 10_000;
+    while (!received.some((m) => m.payload === marker)) {
+      if (Date.now() > deadline) throw new Error('the marker notification never arrived');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return received.filter((m) => m.payload !== marker);
   }
   const newWorkstream = async () =>
     (await t.db.query<{ id: number }>("INSERT INTO statehub.workstreams (slug, title, topic_id, status) VALUES ($1, $1, $2, 'active') RETURNING id",

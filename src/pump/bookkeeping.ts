@@ -5,7 +5,7 @@ import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { describe } from './backoff.ts';
 import { PositionMovedError, readPosition, recordBatch, type Position } from './outbox.ts';
-import { Progress, type Watermark } from './progress.ts';
+import { Progress, type DeltaChain } from './progress.ts';
 
 /**
  * While events keep coming, delivered deltas are recorded together, in one batch row, about this
@@ -61,25 +61,24 @@ export class Bookkeeping {
 
   /**
    * Waits for `work`; meanwhile, about once a second (or every 10,000 events), records how far
-   * the delta toward `snapshot` has got, so an interruption re-publishes only what came after.
+   * the deltas in flight have got, so an interruption re-publishes only what came after.
    */
-  async recordingWhile<T>(work: Promise<T>, snapshot: string, mark: Watermark): Promise<T> {
+  async recordingWhile<T>(work: Promise<T>, chain: DeltaChain): Promise<T> {
     for (;;) {
       let timer: NodeJS.Timeout | undefined;
       const tick = new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), RECORD_EVERY_MS / 4)));
       const got = await Promise.race([work, tick]);
       clearTimeout(timer);
       if (got !== 'tick') return got as T;
-      await this.recordPart(snapshot, mark);
+      await this.recordPart(chain);
     }
   }
 
-  /** Records the delta toward `snapshot` part way, through its settled prefix, when a record is due. */
-  async recordPart(snapshot: string, mark: Watermark): Promise<void> {
+  /** Takes what the deltas in flight have settled, in order, and records it when a record is due. */
+  async recordPart(chain: DeltaChain): Promise<void> {
     const progress = this.o.mayRecord() ? this.known : undefined;
     if (!progress) return;
-    const through = mark.harvest(progress);
-    if (through !== undefined) progress.through(snapshot, through);
+    chain.harvest(progress);
     if (this.due) await this.record();
   }
 

@@ -5,7 +5,7 @@
 //                   └─────┴──── rows ◀───────────┴───────────────────┘
 //   any state ──database error──▶ backing off ──▶ delivering;   stop() ──▶ stopped
 //
-// delivering: publish the parked events an operator released, then the next delta (the rows
+// delivering: publish the parked events an operator released, then the next delta (delta-run.ts: the rows
 // committed since the snapshot reached), page by page with the next page read while the
 // current one is in flight. Delivered events are recorded as one batch row about once a second
 // while events keep coming (also part way through a large delta), and when they stop (on the way
@@ -16,12 +16,11 @@ import type { Logger } from '../logger.ts';
 import { Backoff, HealthLog, sleep } from './backoff.ts';
 import { Bookkeeping } from './bookkeeping.ts';
 import { BusyFlag } from './busy-flag.ts';
-import { openDelta } from './delta.ts';
+import { deliverDeltas, READ_AHEAD_PAGES } from './delta-run.ts';
 import type { JetStreamPublisher } from './jetstream-publisher.ts';
 import { Lanes, type Acked, type Publisher } from './lanes.ts';
 import type { PumpMetrics } from './metrics.ts';
 import { readReleasable, settleReleased, type Parked } from './outbox.ts';
-import { Watermark } from './progress.ts';
 import { envelopePublisher } from './publish.ts';
 import { ReleasePace } from './release-pace.ts';
 
@@ -218,13 +217,16 @@ export class Delivery {
   private async deliver(): Promise<boolean> {
     const found = this.releases.take() && (await this.release());
     if (this.stopping) return found; // no new delta once stopping
-    return (await this.deliverDelta()) || found;
+    const { db, batchSize } = this.o;
+    const run = { db, batchSize, book: this.book, busy: this.busy, stopping: () => this.stopping };
+    return (await deliverDeltas({ ...run, lanes: (onAck, onPark) => this.newLanes(true, onAck, onPark) })) || found;
   }
 
   private newLanes(retryTransient: boolean, onAck: (a: Acked) => void, onPark?: (p: Parked) => void): Lanes {
     const lanes = new Lanes({
       publish: this.publish,
       maxInFlight: this.o.maxInFlight,
+      maxBuffered: this.o.batchSize * READ_AHEAD_PAGES,
       retryTransient,
       mayContinue: () => this.o.isLeader() && !this.abandoned,
       canPublish: () => this.o.jetstream() !== undefined,
@@ -259,42 +261,5 @@ export class Delivery {
     // Those still failing transiently stay waiting (lanes.left): they are tried again later.
     this.releases.settled(acks.length > 0, lanes.left.length > 0);
     return acks.length > 0;
-  }
-
-  /** Delivers the next delta (or the rest of one recorded part way), if there is one. */
-  private async deliverDelta(): Promise<boolean> {
-    const { db, batchSize } = this.o;
-    const progress = await this.book.current();
-    const resume = progress.partial ? { snapshot: progress.partial.snapshot, afterId: progress.partial.throughId } : undefined;
-    const reader = await openDelta(db, progress.snapshot, batchSize, resume);
-    if (!reader) {
-      if (!resume) return false;
-      progress.complete(resume.snapshot); // nothing after the recorded part: the delta is done
-      await this.book.record();
-      return true;
-    }
-    const { delta } = reader;
-    await this.busy.set(true);
-    const mark = new Watermark();
-    const lanes = this.newLanes(true, (a) => mark.acked(a), (p) => mark.parked(p));
-    let read = 0;
-    for (let page = await reader.next(); page; page = await reader.next()) {
-      mark.added(page);
-      lanes.add(page);
-      read += page.length;
-      // Read the next page while this one is still in flight: the window never runs dry.
-      await this.book.recordingWhile(lanes.roomFor(batchSize), delta.snapshot, mark);
-      if (lanes.gaveUp) break;
-      await this.book.recordPart(delta.snapshot, mark);
-    }
-    const end = await this.book.recordingWhile(lanes.close(), delta.snapshot, mark);
-    const done = this.book.known;
-    if (end === 'aborted' || !done) return true; // the rest is published again, by whoever leads
-    if (read !== delta.events) this.o.log.error('delta read differs from its count', { counted: delta.events, read });
-    mark.harvest(done);
-    done.complete(delta.snapshot);
-    // Parked events are recorded at once: the next delta must see their keys blocked.
-    if (this.book.due || done.parked.length > 0) await this.book.record();
-    return true;
   }
 }

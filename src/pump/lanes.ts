@@ -27,6 +27,11 @@ export interface LanesOptions {
   publish: Publisher;
   maxInFlight: number;
   /**
+   * At most this many rows added and not settled. Past it the lanes want no more rows even when
+   * the window is not full (one key holding most of them): memory stays bounded.
+   */
+  maxBuffered: number;
+  /**
    * Retry a transient failure here (a delta), or give the key up for this round and leave its
    * rows where they are (parked events being released: the pump comes back to them).
    */
@@ -70,6 +75,8 @@ export class Lanes {
   private inFlight = 0;
   /** Rows added and not yet acked or parked. */
   private unsettled = 0;
+  /** Lanes with rows not yet settled: the most publishes the rows at hand can have in flight. */
+  private active = 0;
   private closed = false;
   private aborted = false;
   private pausedUntil = 0;
@@ -88,6 +95,19 @@ export class Lanes {
     return this.unsettled - this.inFlight;
   }
 
+  /**
+   * The rows at hand cannot fill the window (fewer keys than publishes allowed, say one key with
+   * thousands of events) and there is room for more: read on, do not wait for them.
+   */
+  get starved(): boolean {
+    return this.active < this.o.maxInFlight && this.unsettled < this.o.maxBuffered;
+  }
+
+  /** Every row added so far is acked or parked. */
+  get settled(): boolean {
+    return this.unsettled === 0;
+  }
+
   add(rows: LaneRow[]): void {
     for (const row of rows) {
       let lane = this.lanes.get(row.ordering_key);
@@ -101,6 +121,7 @@ export class Lanes {
         continue;
       }
       this.unsettled++;
+      if (lane.rows.length === lane.next) this.active++;
       lane.rows.push(row);
       if (!lane.busy && lane.rows.length - lane.next === 1) this.ready.push(row.ordering_key);
     }
@@ -117,9 +138,9 @@ export class Lanes {
     return this.aborted;
   }
 
-  /** Resolves once at most `rows` rows wait to be sent (or the lanes gave up): time to read ahead. */
+  /** Resolves once at most `rows` rows wait to be sent, or the lanes are starved (or gave up): time to read ahead. */
   roomFor(rows: number): Promise<void> {
-    if (this.aborted || this.queued <= rows) return Promise.resolve();
+    if (this.aborted || this.queued <= rows || this.starved) return Promise.resolve();
     return new Promise((resolve) => (this.roomWaiter = { rows, resolve }));
   }
 
@@ -168,7 +189,7 @@ export class Lanes {
       if (lane.busy || lane.next >= lane.rows.length) continue;
       this.start(key, lane, lane.rows[lane.next]!);
     }
-    if (this.roomWaiter && this.queued <= this.roomWaiter.rows) {
+    if (this.roomWaiter && (this.queued <= this.roomWaiter.rows || this.starved)) {
       this.roomWaiter.resolve();
       this.roomWaiter = undefined;
     }
@@ -213,6 +234,7 @@ export class Lanes {
     this.unsettled--;
     lane.next++;
     if (lane.next >= lane.rows.length) {
+      this.active--;
       this.lanes.delete(key); // a later page may bring more rows of this key: a fresh lane
     } else {
       // A key with many rows keeps receiving pages while it drains: drop what it has sent.
@@ -237,6 +259,7 @@ export class Lanes {
       this.lanes.delete(key);
     }
     this.unsettled -= lane.rows.length - lane.next;
+    if (lane.rows.length > lane.next) this.active--;
     lane.rows.length = lane.next = 0;
     this.send();
   }

@@ -87,7 +87,10 @@ export class LeaderElection {
         await client.query('SELECT 1');
         return;
       }
-      if (!able) return;
+      if (!able) {
+        await client.query('SELECT 1'); // keeps the lease: an idle session would be ended every 10 s
+        return;
+      }
       const { rows } = await client.query<{ won: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS won', [...LEADER_LOCK]);
       if (rows[0]?.won && !this.stopped && client === this.client) {
         this.noteHolder(undefined);

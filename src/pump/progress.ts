@@ -43,6 +43,16 @@ export class Watermark {
     this.settled.set(p.id, { parked: p });
   }
 
+  /** Whether every row added so far has been harvested. */
+  get drained(): boolean {
+    return this.head === this.ids.length;
+  }
+
+  /** Rows added and not harvested yet (settled or not). */
+  get held(): number {
+    return this.ids.length - this.head;
+  }
+
   /** Moves over the settled prefix, handing each row to `progress`; returns the last id passed. */
   harvest(progress: Progress): number | undefined {
     let last: number | undefined;
@@ -60,6 +70,66 @@ export class Watermark {
       this.head = 0;
     }
     return last;
+  }
+}
+
+/**
+ * The deltas in flight, oldest first. A delta is read in full before the next is opened, but
+ * the next may open while the last rows of earlier ones are still being published (a key with
+ * thousands of events drains one at a time; the other keys' later events must not wait for it).
+ * Deltas are still recorded in order: the oldest through its settled prefix, and complete only
+ * when every row of it is settled; a younger one's settled rows wait for that.
+ */
+export class DeltaChain {
+  private readonly open: Array<{ snapshot: string; mark: Watermark; read: boolean }> = [];
+  /** The delta each unsettled row belongs to (ids of a later delta can be lower: late commits). */
+  private readonly markOf = new Map<number, Watermark>();
+
+  /** Opens the next delta (the previous one must be fully read). */
+  start(snapshot: string): void {
+    this.open.push({ snapshot, mark: new Watermark(), read: false });
+  }
+
+  /** Rows of the newest delta handed to the lanes, in id order. */
+  added(rows: Array<{ id: number }>): void {
+    const newest = this.open[this.open.length - 1]!;
+    newest.mark.added(rows);
+    for (const r of rows) this.markOf.set(r.id, newest.mark);
+  }
+
+  /** The newest delta has no more rows to read. */
+  readAll(): void {
+    this.open[this.open.length - 1]!.read = true;
+  }
+
+  acked(a: Ack): void {
+    this.markOf.get(a.id)?.acked(a);
+    this.markOf.delete(a.id);
+  }
+
+  parked(p: Parked): void {
+    this.markOf.get(p.id)?.parked(p);
+    this.markOf.delete(p.id);
+  }
+
+  /** Hands what is settled, in order, to `progress`: complete deltas, then the oldest open one's prefix. */
+  harvest(progress: Progress): void {
+    while (this.open.length > 0) {
+      const oldest = this.open[0]!;
+      const through = oldest.mark.harvest(progress);
+      if (oldest.read && oldest.mark.drained) {
+        progress.complete(oldest.snapshot);
+        this.open.shift();
+        continue;
+      }
+      if (through !== undefined) progress.through(oldest.snapshot, through);
+      return;
+    }
+  }
+
+  /** Rows of the open deltas not handed to the progress yet: what the chain holds in memory. */
+  get held(): number {
+    return this.open.reduce((n, d) => n + d.mark.held, 0);
   }
 }
 
