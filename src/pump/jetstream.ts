@@ -21,7 +21,7 @@ export interface JetStreamLinkEvents {
 /** How long a publish may wait for its PubAck before it counts as failed (and is retried). */
 const PUBACK_TIMEOUT_MS = 5000;
 /** How often the stream is looked at while all is well: a stream deleted while idle is noticed this late at most. */
-export const STREAM_CHECK_MS = 10_000;
+const STREAM_CHECK_MS = 10_000;
 
 export class JetStreamLink {
   private nc: NatsConnection | undefined;
@@ -102,12 +102,12 @@ export class JetStreamLink {
     }
   }
 
-  /** Ensures the stream (the periodic check does too); publishing resumes if it was paused. */
+  /** Ensures the stream; publishing resumes if it was paused. */
   private async ensure(nc: NatsConnection): Promise<void> {
     const name = this.config.STREAM_NAME;
     const wanted = this.config.STREAM_DUPLICATE_WINDOW;
     const stream = await ensureStream(await nc.jetstreamManager(), name, wanted, this.log);
-    if (stream.created && this.everReady) this.log.warn('JetStream stream was missing: created it again (what it held is gone)', { stream: name });
+    this.noteRecreated(stream.created);
     if (!stream.created && stream.duplicateWindowMs < wanted && !this.warnedWindow) {
       this.warnedWindow = true;
       this.log.warn(
@@ -125,12 +125,20 @@ export class JetStreamLink {
     this.events.onUsable();
   }
 
-  /** The periodic look: a vanished stream is created again, one no longer ours stops publishing. */
+  private noteRecreated(created: boolean): void {
+    if (created && this.everReady) this.log.warn('JetStream stream was missing: created it again (what it held is gone)', { stream: this.config.STREAM_NAME });
+  }
+
+  /**
+   * The periodic look: a vanished stream is created again, one no longer ours stops publishing.
+   * It never marks the stream ready: a publish may have found trouble while it ran.
+   */
   private async check(): Promise<void> {
     const nc = this.nc;
     if (!nc) return;
     try {
-      await this.ensure(nc);
+      const stream = await ensureStream(await nc.jetstreamManager(), this.config.STREAM_NAME, this.config.STREAM_DUPLICATE_WINDOW, this.log);
+      this.noteRecreated(stream.created);
     } catch (err) {
       // A timeout or disconnect is the status watcher's business; a stream no longer ours is ours.
       if (err instanceof StreamConfigError) this.streamTrouble(err.message);

@@ -26,7 +26,7 @@ export class TransientPublishError extends Error {
  * storage full), 10077 (a discard-new stream is full), 10060 (the subject is stored by another
  * stream than the one expected)... Those are retried; parking them would park every event.
  */
-export const REFUSED_FOR_GOOD: ReadonlySet<number> = new Set([
+const REFUSED_FOR_GOOD: ReadonlySet<number> = new Set([
   10054, // the message is larger than the stream's max_msg_size
   10097, // its headers are larger than JetStream allows
 ]);

@@ -87,6 +87,21 @@ export type EventStatus =
     );
 
 /**
+ * The batch row that delivered outbox row `o`: the first whose snapshot sees it, or that
+ * recorded its delta part way, through its id. For a LATERAL join.
+ */
+export const BATCH_OF_ROW = `
+  SELECT * FROM (
+    (SELECT * FROM statehub.outbox_batches b
+      WHERE b.snapshot_xmax > o.txid AND pg_visible_in_snapshot(o.txid, b.snapshot)
+      ORDER BY b.snapshot_xmax, b.id LIMIT 1)
+    UNION ALL
+    (SELECT * FROM statehub.outbox_batches b
+      WHERE b.through_id IS NOT NULL AND b.through_id >= o.id AND pg_visible_in_snapshot(o.txid, b.next_snapshot)
+      ORDER BY b.id LIMIT 1)
+  ) AS first ORDER BY first.id LIMIT 1`;
+
+/**
  * Where one event is. The outbox is not indexed on event_id (a random uuid index costs every
  * capture a full-page write), so this reads the table once: an operator's question, not the pump's.
  * An event published from the parked table has its own stream sequence; one published in a delta
@@ -99,17 +114,7 @@ export async function eventStatus(db: Queryable, eventId: string): Promise<Event
             b.id AS batch_id, b.stream, b.first_seq, b.last_seq, b.finished_at
        FROM statehub.outbox o
        LEFT JOIN statehub.outbox_parked p ON p.outbox_id = o.id
-       LEFT JOIN LATERAL (
-         SELECT * FROM (
-           (SELECT * FROM statehub.outbox_batches b
-             WHERE b.snapshot_xmax > o.txid AND pg_visible_in_snapshot(o.txid, b.snapshot)
-             ORDER BY b.snapshot_xmax, b.id LIMIT 1)
-           UNION ALL
-           -- or a row that recorded its delta part way, through its id
-           (SELECT * FROM statehub.outbox_batches b
-             WHERE b.through_id IS NOT NULL AND b.through_id >= o.id AND pg_visible_in_snapshot(o.txid, b.next_snapshot)
-             ORDER BY b.id LIMIT 1)
-         ) AS first ORDER BY first.id LIMIT 1) AS b ON true
+       LEFT JOIN LATERAL (${BATCH_OF_ROW}) AS b ON true
       WHERE o.event_id = $1`,
     [eventId],
   );
