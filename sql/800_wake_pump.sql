@@ -8,8 +8,8 @@
 -- While the pump is busy (statehub.outbox_pump_state.busy) it polls anyway and the
 -- notification is skipped.
 --
--- The handshake: every writer takes the advisory lock 162289259 in shared mode before
--- reading busy and keeps it until its transaction ends. A pump about to go idle sets
+-- The handshake: a writer reads busy only while holding the advisory lock 162289259 in
+-- shared mode, which it keeps until its transaction ends (see below for one that cannot get it). A pump about to go idle sets
 -- busy = false, then takes the same lock exclusively: once it has it, every writer that
 -- read busy = true has committed or rolled back, and one more drain picks up its rows.
 -- 162289259 = hashtext('statehub.outbox.wake'), written as a literal so it never depends on

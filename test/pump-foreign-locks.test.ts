@@ -40,7 +40,8 @@ describe('pump: a session that is not a pump holds the leader lock', function ()
     const pid = (await intruder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     pump = await startPump(loadConfig({ DATABASE_URL: t.url, NATS_URL: nats.url, PUMP_METRICS_PORT: '0', PUMP_POLL_INTERVAL: '1m' }), silentLogger());
 
-    await waitFor('the foreign holder reported', () => !pump!.readiness().ready, 10_000);
+    // Not just "not ready" (the listener may still be connecting): not ready for this reason.
+    await waitFor('the foreign holder reported', () => pump!.readiness().detail.includes('not a pump'), 10_000);
     const ready = await probe(pump.metricsPort, '/readyz');
     expect(ready.status).to.equal(503);
     expect(ready.body).to.include(`not a pump (pid ${pid}`).and.include('application "psql-by-hand"').and.include(`pg_terminate_backend(${pid})`);

@@ -43,7 +43,7 @@ function scripted(fail: (r: OutboxRow, attempt: number) => Error | undefined, ms
 function lanes(publish: ReturnType<typeof scripted>['publish'], maxInFlight = 4, options: Partial<LanesOptions> = {}): Lanes & { acked: number[] } {
   const acked: number[] = [];
   const l = new Lanes({
-    publish, maxInFlight, maxBuffered: 10_000, retryTransient: true, mayContinue: () => true, canPublish: () => true,
+    publish, maxInFlight, retryTransient: true, mayContinue: () => true, canPublish: () => true,
     onAck: (a) => acked.push(a.id), onError: () => undefined, log: silentLogger(), ...options,
   });
   return Object.assign(l, { acked });

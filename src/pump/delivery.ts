@@ -16,7 +16,7 @@ import type { Logger } from '../logger.ts';
 import { Backoff, HealthLog, sleep } from './backoff.ts';
 import { Bookkeeping } from './bookkeeping.ts';
 import { BusyFlag } from './busy-flag.ts';
-import { deliverDeltas, READ_AHEAD_PAGES } from './delta-run.ts';
+import { deliverDeltas } from './delta-run.ts';
 import type { JetStreamPublisher } from './jetstream-publisher.ts';
 import { Lanes, type Acked, type Publisher } from './lanes.ts';
 import type { PumpMetrics } from './metrics.ts';
@@ -226,7 +226,6 @@ export class Delivery {
     const lanes = new Lanes({
       publish: this.publish,
       maxInFlight: this.o.maxInFlight,
-      maxBuffered: this.o.batchSize * READ_AHEAD_PAGES,
       retryTransient,
       mayContinue: () => this.o.isLeader() && !this.abandoned,
       canPublish: () => this.o.jetstream() !== undefined,

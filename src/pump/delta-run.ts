@@ -15,7 +15,7 @@ import { DeltaChain } from './progress.ts';
 /** While only long lanes are left, how often to look for the next delta. */
 const DRAIN_POLL_MS = 10;
 /** Rows held at most (read and not recorded), in pages: bounds memory when one key holds most of them. */
-export const READ_AHEAD_PAGES = 16;
+const READ_AHEAD_PAGES = 16;
 /**
  * A chain opens no new delta after this long: it then ends once its lanes drain, so released
  * parked events (requeue, skip, retries) get their turn under steady traffic too.

@@ -27,11 +27,6 @@ export interface LanesOptions {
   publish: Publisher;
   maxInFlight: number;
   /**
-   * At most this many rows added and not settled. Past it the lanes want no more rows even when
-   * the window is not full (one key holding most of them): memory stays bounded.
-   */
-  maxBuffered: number;
-  /**
    * Retry a transient failure here (a delta), or give the key up for this round and leave its
    * rows where they are (parked events being released: the pump comes back to them).
    */
@@ -97,10 +92,11 @@ export class Lanes {
 
   /**
    * The rows at hand cannot fill the window (fewer keys than publishes allowed, say one key with
-   * thousands of events) and there is room for more: read on, do not wait for them.
+   * thousands of events): read on, do not wait for them. How much may be held is the caller's
+   * bound (delta-run.ts).
    */
   get starved(): boolean {
-    return this.active < this.o.maxInFlight && this.unsettled < this.o.maxBuffered;
+    return this.active < this.o.maxInFlight;
   }
 
   /** Every row added so far is acked or parked. */

@@ -43,11 +43,6 @@ export class Watermark {
     this.settled.set(p.id, { parked: p });
   }
 
-  /** Whether every row added so far has been harvested. */
-  get drained(): boolean {
-    return this.head === this.ids.length;
-  }
-
   /** Rows added and not harvested yet (settled or not). */
   get held(): number {
     return this.ids.length - this.head;
@@ -117,7 +112,7 @@ export class DeltaChain {
     while (this.open.length > 0) {
       const oldest = this.open[0]!;
       const through = oldest.mark.harvest(progress);
-      if (oldest.read && oldest.mark.drained) {
+      if (oldest.read && oldest.mark.held === 0) {
         progress.complete(oldest.snapshot);
         this.open.shift();
         continue;
