@@ -44,6 +44,22 @@ export interface DbOptions {
    * JetStream deduplicates); never for the hub's data.
    */
   asyncCommit?: boolean;
+  /**
+   * No parallel workers and no JIT compilation: for a session that runs many small index lookups
+   * a second (the pump). Starting two worker processes or compiling costs milliseconds, more than
+   * such a query, and statistics that overestimate a backlog (they are often stale for the outbox)
+   * would otherwise make every poll pay it.
+   */
+  plainPlans?: boolean;
+}
+
+/** The session settings sent with the connection (libpq's `options`), or undefined for none. */
+function sessionOptions(o: DbOptions): string | undefined {
+  const settings = [
+    ...(o.asyncCommit ? ['synchronous_commit=off'] : []),
+    ...(o.plainPlans ? ['max_parallel_workers_per_gather=0', 'jit=off'] : []),
+  ];
+  return settings.length > 0 ? settings.map((s) => `-c ${s}`).join(' ') : undefined;
 }
 
 function logged(target: Queryable, log: Logger): Queryable {
@@ -74,7 +90,7 @@ export function createDb(options: DbOptions, log: Logger): Db {
     connectionTimeoutMillis: 10_000,
     // Notice a peer that vanished without closing the connection (network loss, host crash).
     keepAlive: true,
-    options: options.asyncCommit ? '-c synchronous_commit=off' : undefined,
+    options: sessionOptions(options),
   });
   // An idle client losing its connection (server restart, pg_terminate_backend) emits here;
   // without a listener node-postgres would crash the process.

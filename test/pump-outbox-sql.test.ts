@@ -6,8 +6,11 @@
 import { expect } from 'chai';
 import { backlog } from '../src/pump/backlog.ts';
 import { openDelta, openDeltaSql, readRangePageSql, readXipPageSql, splitSnapshot } from '../src/pump/delta.ts';
+import { createDb, type Db } from '../src/db.ts';
 import { readPosition } from '../src/pump/outbox.ts';
+import { pumpDbOptions } from '../src/pump/pump.ts';
 import { useTestDatabase } from './helpers/database.ts';
+import { capturingLogger } from './helpers/log.ts';
 
 describe('pump SQL on a large backlog with stale statistics', function () {
   const t = useTestDatabase();
@@ -91,5 +94,46 @@ describe('pump SQL on a large backlog with stale statistics', function () {
     expect(text).not.to.match(/Seq Scan on outbox/);
     const b = await backlog(t.db);
     expect(b).to.include({ pending: 50_005, oldestId: 1, failed: 0, waiting: 0, blockedKeys: 0 });
+  });
+});
+
+describe("the pump's sessions plan without parallel workers or JIT", function () {
+  const t = useTestDatabase();
+  let pumpDb: Db;
+
+  before(async function () {
+    this.timeout(120_000);
+    pumpDb = createDb(pumpDbOptions(t.url), capturingLogger().log);
+    // Statistics taken while 300,000 rows wait: they now tell the planner that much is past any
+    // older position. (Measured on a live hub: such estimates made every poll start two parallel
+    // workers, about 10 ms and two process starts per look at the outbox.)
+    await t.db.query(
+      `INSERT INTO statehub.outbox (subject, ordering_key, attributes)
+       SELECT 'org.statehub.workstream.completed', 'workstream:' || g, '{}'::jsonb FROM generate_series(1, 300000) g`,
+    );
+    await t.db.query('ANALYZE statehub.outbox');
+  });
+
+  after(() => pumpDb?.close());
+
+  async function plan(db: Db): Promise<string> {
+    const { xmax, xip } = splitSnapshot((await readPosition(db)).snapshot);
+    const { rows } = await db.query(`EXPLAIN ${openDeltaSql}`, [xmax, xip, 1000, `${xmax}:${xmax}:`, null, 0]);
+    return rows.map((r) => r['QUERY PLAN'] as string).join('\n');
+  }
+
+  it('sets them on every connection of its pool', async () => {
+    const { rows } = await pumpDb.query<{ p: string; j: string; c: string }>(
+      `SELECT current_setting('max_parallel_workers_per_gather') AS p, current_setting('jit') AS j, current_setting('synchronous_commit') AS c`,
+    );
+    expect(rows[0]).to.deep.equal({ p: '0', j: 'off', c: 'off' });
+  });
+
+  it('opens a delta without a Gather where a default session would start workers', async () => {
+    // The premise: with default settings this estimate is worth parallel workers.
+    expect(await plan(t.db)).to.match(/Gather/);
+    const pump = await plan(pumpDb);
+    expect(pump).not.to.match(/Gather|Parallel/);
+    expect(pump).to.match(/outbox_txid/);
   });
 });

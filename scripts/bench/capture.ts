@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
-import { benchDatabase, benchNats, pendingCount, seedWorkstreams, startPumpChild, until, type BenchDatabase } from './lib/env.ts';
+import { benchDatabase, benchNats, cpuSeconds, machineShare, machineTicks, pendingCount, seedWorkstreams, startPumpChild, until, type BenchDatabase } from './lib/env.ts';
 import { median, round } from './lib/stats.ts';
 import { formatWaits, sampleWaits, type WaitProfile } from './lib/waits.ts';
 import type { Bench, BenchContext, Figure } from './lib/types.ts';
@@ -132,7 +132,15 @@ export const captureBench: Bench = {
       ].join('\n'),
     );
 
-    async function measure(variant: Variant, clients: number): Promise<PgbenchResult & { profile: WaitProfile }> {
+    /** CPU while pgbench ran: the machine's busy and stolen shares; for (b), µs per event of the pump and nats-server (until drained). */
+    interface Cpu {
+      busy: number;
+      steal: number;
+      pumpUs?: number;
+      natsUs?: number;
+    }
+
+    async function measure(variant: Variant, clients: number): Promise<PgbenchResult & { profile: WaitProfile; cpu: Cpu }> {
       const transition = variant === 'a' || variant === 'b' || variant === 'b0';
       await setCapture(db.pool, variant === 'b' || variant === 'b0' || variant === 'c');
       if (transition) await resetPool(db.pool, transitions.first, transitions.last);
@@ -144,10 +152,14 @@ export const captureBench: Bench = {
         await db.pool.query('UPDATE statehub.outbox_pump_state SET busy = true');
       }
       let measured: { result: PgbenchResult; profile: WaitProfile };
+      const processes0 = { pump: cpuSeconds(pump.pid), nats: cpuSeconds(nats.pid ?? -1) };
+      const machine0 = machineTicks();
+      let machine = { busy: Number.NaN, steal: Number.NaN };
       try {
         measured = await sampleWaits(db.url, db.name, 'pgbench', () =>
           pgbench(db.url, transition ? transitionScript : cycleScript, clients, seconds, { n: 0, base, per }),
         );
+        machine = machineShare(machine0, machineTicks());
       } finally {
         if (variant === 'b0') process.kill(pump.pid, 'SIGCONT');
       }
@@ -165,7 +177,12 @@ export const captureBench: Bench = {
       const expected = variant === 'b' || variant === 'b0' ? r.transactions : 0;
       if (events !== expected) throw new Error(`${LABEL[variant]}: expected ${expected} events, found ${events}`);
       if (expected) await until(async () => (await pendingCount(db.pool)) === 0, `the pump to drain after ${LABEL[variant]}`, 300_000, 100);
-      return { ...r, profile: measured.profile };
+      const cpu: Cpu = { ...machine };
+      if (variant === 'b') {
+        cpu.pumpUs = ((cpuSeconds(pump.pid) - processes0.pump) * 1e6) / events;
+        cpu.natsUs = ((cpuSeconds(nats.pid ?? -1) - processes0.nats) * 1e6) / events;
+      }
+      return { ...r, profile: measured.profile, cpu };
     }
 
     // Warm-up, discarded: caches, the pump's first wake-up, pgbench's first connections.
@@ -175,6 +192,7 @@ export const captureBench: Bench = {
 
     const tps = new Map<string, number[]>();
     const profiles = new Map<string, WaitProfile[]>();
+    const cpus = new Map<string, Cpu[]>();
     for (let i = 0; i < ctx.runs; i++) {
       for (const clients of clientCounts) {
         const variants: Variant[] = clients > 1 ? ['a', 'b', 'c', 'c0', 'b0'] : ['a', 'b', 'c', 'c0'];
@@ -185,7 +203,12 @@ export const captureBench: Bench = {
           const key = `${v}@${clients}`;
           tps.set(key, [...(tps.get(key) ?? []), r.tps]);
           profiles.set(key, [...(profiles.get(key) ?? []), r.profile]);
-          ctx.log(`run ${i + 1}/${ctx.runs} ${LABEL[v]} ${clients} clients: ${round(r.tps, 0)} tps; waits: ${formatWaits(r.profile)}; busy ${Math.round(r.profile.busyShare * 100)}%`);
+          cpus.set(key, [...(cpus.get(key) ?? []), r.cpu]);
+          const delivery = r.cpu.pumpUs === undefined ? '' : `; CPU per event: pump ${round(r.cpu.pumpUs, 0)} µs, nats-server ${round(r.cpu.natsUs!, 0)} µs`;
+          ctx.log(
+            `run ${i + 1}/${ctx.runs} ${LABEL[v]} ${clients} clients: ${round(r.tps, 0)} tps; waits: ${formatWaits(r.profile)}; busy ${Math.round(r.profile.busyShare * 100)}%; ` +
+              `machine CPU busy ${Math.round(r.cpu.busy * 100)}%, stolen ${Math.round(r.cpu.steal * 100)}%${delivery}`,
+          );
         }
       }
     }
@@ -216,6 +239,21 @@ export const captureBench: Bench = {
           ...(goal === undefined ? {} : { goal: `>= ${goal} x (a)`, met: ratio >= goal }),
           runs: ctx.runs,
           detail: { runs: tps.get(`${v}@${clients}`), baselineRuns: tps.get(`a@${clients}`), waits: profiles.get(`${v}@${clients}`) },
+        });
+      }
+      if (clients > 1) {
+        // Where the CPU goes: the plain commit rate already keeps a small machine busy, and the
+        // pump and nats-server run on the same cores as the writers.
+        const b = cpus.get(`b@${clients}`)!;
+        const pump = median(b.map((c) => c.pumpUs!));
+        const natsUs = median(b.map((c) => c.natsUs!));
+        figures.push({
+          bench: 'capture',
+          metric: `(b) delivery CPU per event, pump + nats-server, ${clients} clients (diagnostic)`,
+          value: round(pump + natsUs, 0),
+          unit: 'µs',
+          runs: ctx.runs,
+          detail: { pumpUs: pump, natsUs, machineBusyA: median(cpus.get(`a@${clients}`)!.map((c) => c.busy)), machineBusyB: median(b.map((c) => c.busy)), runs: b },
         });
       }
       if (tps.has(`b0@${clients}`)) {

@@ -1,7 +1,7 @@
 // startPump wires the pump's parts together: listener, leader election, NATS link, delivery and
 // metrics. `statehub pump` runs it under signal handling; `statehub start` runs it in-process.
 import { requireDatabaseUrl, type Config } from '../config.ts';
-import { createDb, type Queryable } from '../db.ts';
+import { createDb, type DbOptions, type Queryable } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { describe } from './backoff.ts';
 import { JetStreamLink } from './jetstream.ts';
@@ -61,17 +61,22 @@ export interface PumpHandle {
   stop(): Promise<void>;
 }
 
+/**
+ * The pump's pool. Bookkeeping commits need not wait for the disk: a batch row lost in a crash
+ * only re-publishes its delta, which JetStream drops as duplicates, and the writers keep the
+ * fsyncs to themselves. It polls the outbox many times a second while events come in, each poll
+ * an index lookup: no parallel workers, no JIT (plainPlans). The client-side timeout ends a query
+ * a partition swallowed (the server's cannot).
+ */
+export function pumpDbOptions(url: string): DbOptions {
+  return { connectionString: url, max: 4, applicationName: 'statehub-pump', statementTimeoutMs: 30_000, queryTimeoutMs: 35_000, asyncCommit: true, plainPlans: true };
+}
+
 export async function startPump(config: Config, log: Logger, options: PumpOptions = {}): Promise<PumpHandle> {
   const url = requireDatabaseUrl(config);
   // Before any connection: a bad credentials or TLS file is a ConfigError (exit 2).
   const natsFiles = readNatsFiles(config);
-  // Bookkeeping commits need not wait for the disk: a batch row lost in a crash only re-publishes
-  // its delta, which JetStream drops as duplicates, and the writers keep the fsyncs to themselves.
-  // The client-side timeout ends a query a partition swallowed (the server's cannot).
-  const db = createDb(
-    { connectionString: url, max: 4, applicationName: 'statehub-pump', statementTimeoutMs: 30_000, queryTimeoutMs: 35_000, asyncCommit: true },
-    log,
-  );
+  const db = createDb(pumpDbOptions(url), log);
   try {
     await checkPosition(db);
   } catch (err) {

@@ -205,3 +205,17 @@ export function cpuSeconds(pid: number): number {
     return Number.NaN;
   }
 }
+
+/** The whole machine's CPU time so far, from /proc/stat, in clock ticks: all, idle (with iowait), stolen by the hypervisor. */
+export function machineTicks(): { total: number; idle: number; steal: number } {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const n = fields.map(Number); // user nice system idle iowait irq softirq steal guest guest_nice
+  return { total: n.slice(0, 8).reduce((a, b) => a + b, 0), idle: n[3]! + n[4]!, steal: n[7]! };
+}
+
+/** Shares of the machine's CPU between two machineTicks() readings: busy (not idle, not stolen) and stolen. */
+export function machineShare(from: ReturnType<typeof machineTicks>, to: ReturnType<typeof machineTicks>): { busy: number; steal: number } {
+  const total = to.total - from.total || 1;
+  const steal = (to.steal - from.steal) / total;
+  return { busy: 1 - (to.idle - from.idle) / total - steal, steal };
+}
