@@ -217,6 +217,40 @@ describe('pump: outbox to JetStream', function () {
     await expectStreamMatchesOutbox();
   });
 
+  it('spares writers the NOTIFY while NATS is down: the leader sets busy, and looks again once NATS is back', async function () {
+    const busy = async () => (await f.db.query<{ busy: boolean }>('SELECT busy FROM statehub.outbox_pump_state')).rows[0]!.busy;
+    await waitFor('the pump idle, wake-ups handed back', async () => (await allPublished()) && !(await busy()), 10_000);
+    const listener = new pg.Client({ connectionString: f.url });
+    await listener.connect();
+    let stopped = false;
+    try {
+      await listener.query('LISTEN statehub_outbox');
+      const received: string[] = [];
+      listener.on('notification', (m) => received.push(m.payload ?? ''));
+      const before = await countRows(f.db, 'true');
+      await nats.stop();
+      stopped = true;
+      // The first event of the outage may still notify (the flag was false); the leader then knows it cannot publish.
+      await insertWorkstreamRows(f.db, 1, 1, 90_000);
+      await waitFor('the leader sets busy while it cannot publish', busy, 10_000);
+      received.length = 0;
+      await insertWorkstreamRows(f.db, 20, 20, 90_001);
+      // Notifications leave in commit order: once this marker is here, any the writer sent would be too.
+      await f.db.query(`SELECT pg_notify('statehub_outbox', 'marker')`);
+      await waitFor('the marker notification', async () => received.includes('marker'), 10_000);
+      expect(received, 'notifications from writers during the outage').to.deep.equal(['marker']);
+      await nats.start();
+      stopped = false;
+      await waitFor('the outage events published once NATS is back', allPublished, 30_000);
+      expect(await countRows(f.db, 'true')).to.equal(before + 21);
+      await waitFor('wake-ups handed back to the writers', async () => !(await busy()), 10_000);
+      await expectStreamMatchesOutbox();
+    } finally {
+      await listener.end();
+      if (stopped) await nats.start(); // for the tests after this one
+    }
+  });
+
   it('refuses to start when the stream exists with subjects that cannot hold org.statehub.>', async function () {
     const jsm = await nc.jetstreamManager();
     await jsm.streams.add({ name: 'OTHER', subjects: ['other.>'] });

@@ -10,7 +10,8 @@
 // current one is in flight. Delivered events are recorded as one batch row about once a second
 // while events keep coming (also part way through a large delta), and when they stop (on the way
 // to handing back), before idling or stopping, and at once when events were parked. While
-// delivering the busy flag tells writers to skip NOTIFY; handing back clears it (busy-flag.ts).
+// delivering, and while idle because NATS is unusable, the busy flag tells writers to skip
+// NOTIFY; handing back clears it (busy-flag.ts).
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { Backoff, HealthLog, sleep } from './backoff.ts';
@@ -155,6 +156,10 @@ export class Delivery {
     switch (state) {
       case 'idle':
         await this.book.record();
+        // A leader that cannot publish needs no wake-up: it looks once NATS is usable again (the
+        // pump wakes it then). Setting busy spares every writer the NOTIFY meanwhile, which would
+        // serialize their commits for the whole outage.
+        if (this.o.isLeader() && !this.o.jetstream()) await this.busy.set(true);
         await this.waitForWake();
         return this.canDeliver() ? 'delivering' : 'idle';
       case 'backing off':
