@@ -98,8 +98,10 @@ describe('pump SQL on a large backlog with stale statistics', function () {
 });
 
 describe("the pump's sessions plan without parallel workers or JIT", function () {
+  let pumpDb: Db | undefined;
+  // Registered before useTestDatabase() so it runs first: the database is dropped WITH (FORCE).
+  after(() => pumpDb?.close());
   const t = useTestDatabase();
-  let pumpDb: Db;
 
   before(async function () {
     this.timeout(120_000);
@@ -114,8 +116,6 @@ describe("the pump's sessions plan without parallel workers or JIT", function ()
     await t.db.query('ANALYZE statehub.outbox');
   });
 
-  after(() => pumpDb?.close());
-
   async function plan(db: Db): Promise<string> {
     const { xmax, xip } = splitSnapshot((await readPosition(db)).snapshot);
     const { rows } = await db.query(`EXPLAIN ${openDeltaSql}`, [xmax, xip, 1000, `${xmax}:${xmax}:`, null, 0]);
@@ -123,16 +123,24 @@ describe("the pump's sessions plan without parallel workers or JIT", function ()
   }
 
   it('sets them on every connection of its pool', async () => {
-    const { rows } = await pumpDb.query<{ p: string; j: string; c: string }>(
-      `SELECT current_setting('max_parallel_workers_per_gather') AS p, current_setting('jit') AS j, current_setting('synchronous_commit') AS c`,
+    // Four at once, each held a moment: the pool (max 4) opens all of its connections.
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        pumpDb!.query<{ pid: number; p: string; j: string; c: string }>(
+          `SELECT pg_backend_pid() AS pid, current_setting('max_parallel_workers_per_gather') AS p, current_setting('jit') AS j,
+                  current_setting('synchronous_commit') AS c, pg_sleep(0.2)::text AS slept`,
+        ),
+      ),
     );
-    expect(rows[0]).to.deep.equal({ p: '0', j: 'off', c: 'off' });
+    expect(new Set(results.map((r) => r.rows[0]!.pid)).size, 'distinct connections').to.equal(4);
+    for (const r of results) expect(r.rows[0]).to.include({ p: '0', j: 'off', c: 'off' });
   });
 
   it('opens a delta without a Gather where a default session would start workers', async () => {
-    // The premise: with default settings this estimate is worth parallel workers.
+    // The premise: with default settings this estimate is worth parallel workers (on a server
+    // configured without them this fails, rather than passing without testing anything).
     expect(await plan(t.db)).to.match(/Gather/);
-    const pump = await plan(pumpDb);
+    const pump = await plan(pumpDb!);
     expect(pump).not.to.match(/Gather|Parallel/);
     expect(pump).to.match(/outbox_txid/);
   });

@@ -132,13 +132,20 @@ export const captureBench: Bench = {
       ].join('\n'),
     );
 
-    /** CPU while pgbench ran: the machine's busy and stolen shares; for (b), µs per event of the pump and nats-server (until drained). */
+    /**
+     * CPU while pgbench ran: the machine's busy and stolen shares; for (b), µs per event (until
+     * drained) of the pump process, of its PostgreSQL backends (same host) and of nats-server.
+     */
     interface Cpu {
       busy: number;
       steal: number;
       pumpUs?: number;
+      backendsUs?: number;
       natsUs?: number;
     }
+    const pumpBackends = async () =>
+      (await db.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'statehub-pump%'`, [db.name])).rows.map((r) => r.pid);
+    const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 
     async function measure(variant: Variant, clients: number): Promise<PgbenchResult & { profile: WaitProfile; cpu: Cpu }> {
       const transition = variant === 'a' || variant === 'b' || variant === 'b0';
@@ -152,7 +159,8 @@ export const captureBench: Bench = {
         await db.pool.query('UPDATE statehub.outbox_pump_state SET busy = true');
       }
       let measured: { result: PgbenchResult; profile: WaitProfile };
-      const processes0 = { pump: cpuSeconds(pump.pid), nats: cpuSeconds(nats.pid ?? -1) };
+      const backends = await pumpBackends();
+      const processes0 = { pump: cpuSeconds(pump.pid), backends: cpuOf(backends), nats: cpuSeconds(nats.pid ?? -1) };
       const machine0 = machineTicks();
       let machine = { busy: Number.NaN, steal: Number.NaN };
       try {
@@ -180,6 +188,7 @@ export const captureBench: Bench = {
       const cpu: Cpu = { ...machine };
       if (variant === 'b') {
         cpu.pumpUs = ((cpuSeconds(pump.pid) - processes0.pump) * 1e6) / events;
+        cpu.backendsUs = ((cpuOf(backends) - processes0.backends) * 1e6) / events;
         cpu.natsUs = ((cpuSeconds(nats.pid ?? -1) - processes0.nats) * 1e6) / events;
       }
       return { ...r, profile: measured.profile, cpu };
@@ -204,7 +213,7 @@ export const captureBench: Bench = {
           tps.set(key, [...(tps.get(key) ?? []), r.tps]);
           profiles.set(key, [...(profiles.get(key) ?? []), r.profile]);
           cpus.set(key, [...(cpus.get(key) ?? []), r.cpu]);
-          const delivery = r.cpu.pumpUs === undefined ? '' : `; CPU per event: pump ${round(r.cpu.pumpUs, 0)} µs, nats-server ${round(r.cpu.natsUs!, 0)} µs`;
+          const delivery = r.cpu.pumpUs === undefined ? '' : `; CPU per event: pump ${round(r.cpu.pumpUs, 0)} µs, its backends ${round(r.cpu.backendsUs!, 0)} µs, nats-server ${round(r.cpu.natsUs!, 0)} µs`;
           ctx.log(
             `run ${i + 1}/${ctx.runs} ${LABEL[v]} ${clients} clients: ${round(r.tps, 0)} tps; waits: ${formatWaits(r.profile)}; busy ${Math.round(r.profile.busyShare * 100)}%; ` +
               `machine CPU busy ${Math.round(r.cpu.busy * 100)}%, stolen ${Math.round(r.cpu.steal * 100)}%${delivery}`,
@@ -245,15 +254,26 @@ export const captureBench: Bench = {
         // Where the CPU goes: the plain commit rate already keeps a small machine busy, and the
         // pump and nats-server run on the same cores as the writers.
         const b = cpus.get(`b@${clients}`)!;
+        const a = cpus.get(`a@${clients}`)!;
         const pump = median(b.map((c) => c.pumpUs!));
+        const backendsUs = median(b.map((c) => c.backendsUs!));
         const natsUs = median(b.map((c) => c.natsUs!));
         figures.push({
           bench: 'capture',
-          metric: `(b) delivery CPU per event, pump + nats-server, ${clients} clients (diagnostic)`,
-          value: round(pump + natsUs, 0),
+          metric: `(b) delivery CPU per event: pump, its backends, nats-server, ${clients} clients (diagnostic)`,
+          value: round(pump + backendsUs + natsUs, 0),
           unit: 'µs',
           runs: ctx.runs,
-          detail: { pumpUs: pump, natsUs, machineBusyA: median(cpus.get(`a@${clients}`)!.map((c) => c.busy)), machineBusyB: median(b.map((c) => c.busy)), runs: b },
+          detail: {
+            pumpUs: pump,
+            backendsUs,
+            natsUs,
+            machineBusyA: median(a.map((c) => c.busy)),
+            machineBusyB: median(b.map((c) => c.busy)),
+            stealA: median(a.map((c) => c.steal)),
+            stealB: median(b.map((c) => c.steal)),
+            runs: b,
+          },
         });
       }
       if (tps.has(`b0@${clients}`)) {

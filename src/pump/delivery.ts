@@ -117,6 +117,7 @@ export class Delivery {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
+    this.woken = true; // also when stop() lands before the idle step starts waiting
     this.wakeUp?.();
     await this.running;
   }

@@ -177,6 +177,8 @@ export class JetStreamLink {
       if (this.nc !== nc) return;
       this.connected = false;
       this.nc = undefined;
+      // The next connection must announce itself (onUsable): an idle leader waits for it.
+      this.streamReady = false;
       this.publisherOf?.close();
       if (this.stopping.signal.aborted) return;
       // Only with a fatal error (auth revoked...); start over.
