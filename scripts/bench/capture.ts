@@ -252,7 +252,7 @@ export const captureBench: Bench = {
       }
       if (clients > 1) {
         // Where the CPU goes: the plain commit rate already keeps a small machine busy, and the
-        // pump and nats-server run on the same cores as the writers.
+        // pump, its backends and nats-server run on the same cores as the writers.
         const b = cpus.get(`b@${clients}`)!;
         const a = cpus.get(`a@${clients}`)!;
         const pump = median(b.map((c) => c.pumpUs!));
