@@ -61,7 +61,7 @@ describe('workplan files: the parser', function () {
   it('reports each problem with its line', function () {
     const cases: Array<[string, string, Problem[], string?]> = [
       ['bad YAML', front(['id: A-1', 'title: [unclosed', 'topic: t']), [{ line: 4, message: 'front matter is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]' }]],
-      ['duplicate front-matter key', front(['id: A-1', 'id: A-2', 'title: T', 'topic: t']), [{ line: 3, message: 'front matter is not valid YAML: Map keys must be unique' }]],
+      ['duplicate front-matter key', front(['id: A-1', 'id: A-2', 'title: T', 'topic: t']), [{ line: 3, message: 'the front matter gives "id" twice: first on line 2' }]],
       ['front matter never closed', '---\nid: A-1\n', [{ line: 1, message: 'the front matter that starts here is never closed with a --- line' }]],
       ['front matter not a mapping', front(['- a', '- b']), [{ line: 2, message: 'front matter must be "key: value" lines' }]],
       ['missing id', front(['title: T', 'topic: t']), [{ line: 1, message: 'id is missing: give "id: CUST-WP-0040" in the front matter, or start the file name with the id' }]],

@@ -1,13 +1,14 @@
 // Reads one workplan file (format: docs/workplans.md) into what the engine reconciles: the
 // workstream its front matter declares and the tasks listed under "## Tasks". Pure: text in,
-// a workplan or the problems out, each problem with the line it is on.
-import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+// a workplan or the problems out, each problem with the line it is on. The file is untrusted:
+// every reader here is linear in its input (no pattern that can backtrack over a line).
 import { workstreamStatus, type TaskStatus, type WorkstreamStatus } from '../operations/statuses.ts';
 import { SLUG_PATTERN } from '../slug.ts';
+import { readFrontMatter } from './front-matter.ts';
+import { isBlank, quote, splitLines, trimBlanks, type Problem } from './text.ts';
 
-const WORKPLAN_ID = /^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d+$/;
-/** The longest prefix of a file name that is an id, ending the name or followed by - _ . or a space. */
-const ID_PREFIX = /^([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d+)(?=$|[-_. ])/;
+export type { Problem } from './text.ts';
+
 const TASK_KEY = /^T\d{1,9}$/;
 export const MAX_TASKS = 2000;
 /** The workstream slug is the id in lower case, and a slug has at most 100 characters. */
@@ -16,12 +17,6 @@ const MAX_TITLE = 500;
 
 /** The box of a task line and the status it stands for. */
 const BOXES: Readonly<Record<string, TaskStatus>> = { ' ': 'todo', '/': 'in_progress', '!': 'blocked', x: 'done', X: 'done', '-': 'cancelled' };
-
-export interface Problem {
-  /** 1-based; null for a problem of the whole file (too large, not UTF-8 text, a link out). */
-  line: number | null;
-  message: string;
-}
 
 export interface TaskLine {
   key: string;
@@ -49,48 +44,42 @@ export interface Parsed {
   problems: Problem[];
 }
 
+/**
+ * The longest prefix of a name that is a workplan id and ends the name or is followed by - _ . or
+ * a space; or null. An id is dash-separated parts of capital letters and digits, the first part
+ * starting with a letter and the last all digits: ^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d+$.
+ */
+function idPrefix(name: string): string | null {
+  const run = /^[A-Z0-9-]*/.exec(name)![0];
+  if (!/^[A-Z]/.test(run)) return null;
+  const runEndsId = run.length === name.length || '_. '.includes(name[run.length]!);
+  let found: string | null = null;
+  let parts = 0;
+  let partLength = 0;
+  let digitsOnly = true;
+  for (let i = 0; i <= run.length; i++) {
+    const c = run[i];
+    if (c !== undefined && c !== '-') {
+      partLength++;
+      digitsOnly &&= c >= '0' && c <= '9';
+      continue;
+    }
+    if (partLength === 0) break; // two dashes in a row: no longer than this
+    parts++;
+    if (parts > 1 && digitsOnly && (c === '-' || runEndsId)) found = run.slice(0, i);
+    partLength = 0;
+    digitsOnly = true;
+  }
+  return found;
+}
+
 /** The id the file name gives, or null. */
-export function idFromFileName(fileName: string): string | null {
-  return ID_PREFIX.exec(fileName.replace(/\.md$/, ''))?.[1] ?? null;
-}
+export const idFromFileName = (fileName: string): string | null => idPrefix(fileName.endsWith('.md') ? fileName.slice(0, -3) : fileName);
 
-interface FrontMatter {
-  fields: Map<string, { value: unknown; line: number }>;
-  /** False when it could not be read: its fields are unknown, not missing. */
-  readable: boolean;
-  /** Index of the first line after it. */
-  bodyStart: number;
-}
-
-function readFrontMatter(lines: string[], problems: Problem[]): FrontMatter {
-  const fields = new Map<string, { value: unknown; line: number }>();
-  if (lines[0]?.trimEnd() !== '---') return { fields, readable: true, bodyStart: 0 };
-  const close = lines.findIndex((l, i) => i > 0 && ['---', '...'].includes(l.trimEnd()));
-  if (close < 0) {
-    problems.push({ line: 1, message: 'the front matter that starts here is never closed with a --- line' });
-    return { fields, readable: false, bodyStart: lines.length };
-  }
-  const counter = new LineCounter();
-  const doc = parseDocument(lines.slice(1, close).join('\n'), { lineCounter: counter, uniqueKeys: true, prettyErrors: false });
-  // Lines of the YAML text are one below the file's: the opening --- is line 1.
-  const lineOf = (offset: number) => counter.linePos(offset).line + 1;
-  for (const err of doc.errors) problems.push({ line: lineOf(err.pos[0]), message: `front matter is not valid YAML: ${err.message}` });
-  if (doc.errors.length > 0) return { fields, readable: false, bodyStart: close + 1 };
-  if (doc.contents === null) return { fields, readable: true, bodyStart: close + 1 };
-  if (!isMap(doc.contents)) {
-    problems.push({ line: 2, message: 'front matter must be "key: value" lines' });
-    return { fields, readable: false, bodyStart: close + 1 };
-  }
-  for (const pair of doc.contents.items) {
-    if (!isScalar(pair.key)) continue;
-    const value = isScalar(pair.value) ? pair.value.value : (pair.value?.toJSON() ?? null);
-    fields.set(String(pair.key.value), { value, line: lineOf(pair.key.range?.[0] ?? 0) });
-  }
-  return { fields, readable: true, bodyStart: close + 1 };
-}
+const isWorkplanId = (value: string) => value.length <= MAX_ID && idPrefix(value) === value;
 
 const scalarText = (v: unknown): string | undefined =>
-  typeof v === 'string' ? v.trim() : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+  typeof v === 'string' ? trimBlanks(v) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
 
 /** A title the hub can store: 1 to 500 characters. */
 function titleProblem(title: string, what: string): string | undefined {
@@ -104,9 +93,20 @@ interface Body {
   tasks: TaskLine[];
 }
 
-const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
-// A single character in brackets, not followed by "(" (that is a link: [x](url)).
-const TASK = /^\s*[-*+][ \t]+\[(.?)\](?!\()(.*)$/;
+/** An ATX heading (CommonMark 4.2): its level and its text without the optional closing #s. */
+function readHeading(line: string): { level: number; words: string } | null {
+  const open = /^ {0,3}(#{1,6})(?=[ \t]|$)/.exec(line);
+  if (!open) return null;
+  const text = trimBlanks(line.slice(open[0].length));
+  let end = text.length;
+  while (end > 0 && text[end - 1] === '#') end--;
+  const closed = end === 0 || isBlank(text[end - 1]);
+  return { level: open[1]!.length, words: closed ? trimBlanks(text.slice(0, end)) : text };
+}
+
+// A list item whose text starts with one character in brackets, not followed by "(" (that is a
+// link: [x](url)). The "s" flag lets the box be any character, U+2028 included.
+const TASK = /^[ \t]*[-*+][ \t]+\[(.?)\](?!\()/s;
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 
 function readBody(lines: string[], start: number, problems: Problem[]): Body {
@@ -126,10 +126,9 @@ function readBody(lines: string[], start: number, problems: Problem[]): Body {
       continue;
     }
     if (fence !== null) continue;
-    const h = HEADING.exec(text);
+    const h = readHeading(text);
     if (h) {
-      const level = h[1]!.length;
-      const words = (h[2] ?? '').trim();
+      const { level, words } = h;
       if (level === 1 && heading === null && words !== '') heading = { title: words, line };
       if (level <= 2) inTasks = level === 2 && words.toLowerCase() === 'tasks';
       continue;
@@ -146,15 +145,18 @@ function readBody(lines: string[], start: number, problems: Problem[]): Body {
       problems.push({ line, message: `unknown box [${m[1]}]: use [ ] todo, [/] in progress, [!] blocked, [x] done or [-] cancelled` });
       continue;
     }
-    const km = /^[ \t]+(\S+)(?:[ \t]+(.*))?$/.exec(m[2]!);
-    if (!km) {
+    const rest = text.slice(m[0].length);
+    const words = trimBlanks(rest);
+    let keyEnd = 0;
+    while (keyEnd < words.length && !isBlank(words[keyEnd])) keyEnd++;
+    if (!isBlank(rest[0]) || keyEnd === 0) {
       problems.push({ line, message: 'a task needs a key and a title, as in "- [ ] T01 Write the event catalog"' });
       continue;
     }
-    const key = km[1]!;
-    const title = (km[2] ?? '').trim();
+    const key = words.slice(0, keyEnd);
+    const title = trimBlanks(words.slice(keyEnd));
     if (!TASK_KEY.test(key)) {
-      problems.push({ line, message: `"${key}" is not a task key: a key is T and up to 9 digits, as in T01` });
+      problems.push({ line, message: `${quote(key)} is not a task key: a key is T and up to 9 digits, as in T01` });
       continue;
     }
     const first = seen.get(key);
@@ -176,7 +178,7 @@ function readBody(lines: string[], start: number, problems: Problem[]): Body {
 /** Parses a workplan file's text; `fileName` gives the id when the front matter has none. */
 export function parseWorkplan(fileName: string, text: string): Parsed {
   const problems: Problem[] = [];
-  const lines = text.split(/\r?\n/);
+  const lines = splitLines(text);
   const nul = lines.findIndex((l) => l.includes('\u0000'));
   if (nul >= 0) return { id: null, workplan: null, problems: [{ line: nul + 1, message: 'the file contains a NUL character: it is not a text file' }] };
 
@@ -194,7 +196,7 @@ export function parseWorkplan(fileName: string, text: string): Parsed {
       problems.push({ line: 1, message: `the id the file name gives is longer than ${MAX_ID} characters: give a shorter "id:" in the front matter` });
       id = null;
     }
-  } else if (typeof given.value === 'string' && WORKPLAN_ID.test(given.value) && given.value.length <= MAX_ID) {
+  } else if (typeof given.value === 'string' && isWorkplanId(given.value)) {
     id = given.value;
   } else {
     problems.push({ line: given.line, message: 'id must look like CUST-WP-0040: capital letters and digits in dash-separated parts, ending in -<number>' });
