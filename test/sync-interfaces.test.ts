@@ -71,6 +71,14 @@ describe('consistency engine: HTTP, MCP and the CLI', function () {
       await t.db.query('UPDATE statehub.repos SET local_path = NULL WHERE id = $1', [bare.repoId]);
       expect(await problem(c.post(`/repos/${bare.slug}/sync`))).to.deep.equal([409, `repo ${bare.slug} has no local_path: set it to the repo's checkout on the hub's host (PATCH /repos/${bare.slug})`]);
 
+      // A regular file as local_path: realpath() of workplans/ under it fails with ENOTDIR.
+      const filePath = await repo(r.root);
+      writeFileSync(path.join(r.root, `${filePath.slug}.txt`), 'not a checkout');
+      await t.db.query('UPDATE statehub.repos SET local_path = $2 WHERE id = $1', [filePath.repoId, path.join(r.root, `${filePath.slug}.txt`)]);
+      const notADirectory = `the local_path of repo ${filePath.slug}, ${path.join(r.root, `${filePath.slug}.txt`)}, is not a directory: set it to the repo's checkout`;
+      expect(await problem(c.post(`/repos/${filePath.slug}/sync`))).to.deep.equal([409, notADirectory]);
+      expect(await problem(c.get(`/repos/${filePath.slug}/drift`))).to.deep.equal([409, notADirectory]);
+
       const many = await repo(r.root);
       for (let i = 0; i <= LIMITS.files; i++) writeFileSync(path.join(many.dir, 'workplans', `M-${i}.md`), '');
       expect(await problem(c.get(`/repos/${many.slug}/drift`))).to.deep.equal([422, `workplans/ holds ${LIMITS.files + 1} .md files; a repo may have at most ${LIMITS.files}`]);
@@ -131,6 +139,11 @@ describe('consistency engine: HTTP, MCP and the CLI', function () {
         `repo ${a.slug}: 2 file(s): 0 created, 0 updated, 1 unchanged, 1 invalid, 0 in conflict (dry run, nothing changed)\n` +
           '  workplans/CLI-2.md:3: status must be one of planned, active, blocked, completed, cancelled\n',
       );
+      const filePath = path.join(r.root, `${a.slug}.txt`);
+      writeFileSync(filePath, 'not a checkout');
+      await t.db.query('UPDATE statehub.repos SET local_path = $2 WHERE id = $1', [a.repoId, filePath]);
+      const notDir = await runCli(['sync', a.slug], env());
+      expect([notDir.code, notDir.stdout, notDir.stderr]).to.deep.equal([1, `repo ${a.slug}: not synced: the local_path of repo ${a.slug}, ${filePath}, is not a directory: set it to the repo's checkout\n`, '']);
     });
 
     it('--json prints the report as one JSON line per repo; --all takes every repo with a local_path and reports one it cannot sync', async function () {

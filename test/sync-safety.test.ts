@@ -3,7 +3,7 @@
 // files. It never writes to a repo.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -50,6 +50,10 @@ describe('consistency engine: what it may read', function () {
     ];
     symlinkSync(outside, path.join(r.root, 'link-out'));
     cases.push([path.join(r.root, 'link-out'), `the local_path of repo ${r.slug} is outside WORKPLAN_ROOTS`]);
+    // A regular file where the checkout should be, and a path that runs through one (ENOTDIR).
+    writeFileSync(path.join(r.root, 'a-file'), 'not a checkout');
+    cases.push([path.join(r.root, 'a-file'), `the local_path of repo ${r.slug}, ${path.join(r.root, 'a-file')}, is not a directory: set it to the repo's checkout`]);
+    cases.push([path.join(r.root, 'a-file', 'repo'), `the local_path of repo ${r.slug} does not exist on the hub's host`]);
     // A root that is a prefix of the path but not its parent: /tmp/x-1 is not inside /tmp/x.
     mkdirSync(`${r.root}-sibling/workplans`, { recursive: true });
     cases.push([`${r.root}-sibling`, `the local_path of repo ${r.slug} is outside WORKPLAN_ROOTS`]);
@@ -82,6 +86,24 @@ describe('consistency engine: what it may read', function () {
     rmSync(path.join(r.dir, 'workplans'), { recursive: true });
     symlinkSync(outside, path.join(r.dir, 'workplans'));
     expect(await refusal(r.sync())).to.deep.equal({ kind: 'conflict', message: 'workplans/ links outside WORKPLAN_ROOTS' });
+  });
+
+  it('refuses a file with more than one hard link: its other name may be outside the roots', async function () {
+    const r = await repo();
+    writeFileSync(path.join(outside, 'SECRET-1.md'), good(r));
+    linkSync(path.join(outside, 'SECRET-1.md'), path.join(r.dir, 'workplans', 'SECRET-1.md'));
+    r.write('TWICE-2.md', good(r));
+    linkSync(path.join(r.dir, 'workplans', 'TWICE-2.md'), path.join(r.dir, 'workplans', 'TWICE-3.md'));
+    r.write('ONCE-4.md', good(r));
+    const report = await r.sync();
+    const refused = (n: number) => [{ line: null, message: `the file has ${n} hard links: the hub reads only files with one, as another could be outside WORKPLAN_ROOTS` }];
+    expect(report.files.map((f) => [f.path, f.outcome, f.errors])).to.deep.equal([
+      ['workplans/ONCE-4.md', 'created', []],
+      ['workplans/SECRET-1.md', 'invalid', refused(2)],
+      ['workplans/TWICE-2.md', 'invalid', refused(2)],
+      ['workplans/TWICE-3.md', 'invalid', refused(2)],
+    ]);
+    expect((await t.db.query("SELECT 1 FROM statehub.workstreams WHERE slug = 'secret-1'")).rowCount, 'nothing of the outside file is synced').to.equal(0);
   });
 
   it('refuses files over 1 MiB, over 2,000 files, files that are not UTF-8 text, FIFOs and directories; ignores other names', async function () {

@@ -1,6 +1,6 @@
 // Where the engine may read, and how it reads. A repo's local_path and every workplan file
 // must resolve (real path, symlinks followed) inside one of WORKPLAN_ROOTS; files are read
-// with size and count limits, must be regular files in UTF-8, and are never written.
+// with size and count limits, must be regular files with one link, in UTF-8, and are never written.
 import { isUtf8 } from 'node:buffer';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -23,18 +23,36 @@ export interface WorkplanFile {
 
 const inside = (child: string, root: string) => child === root || child.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
+const errnoOf = (err: unknown): string | undefined => {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+
+/** The real path, or null when there is nothing there (a missing part, or a file where a directory would be). */
 async function realpathOrNull(p: string): Promise<string | null> {
   try {
     return await fs.realpath(p);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return null;
     throw err;
+  }
+}
+
+/** Runs a file-system step whose failure is a conflict (the disk is not as the repo says), not a server fault. */
+async function orConflict<T>(step: () => Promise<T>, what: string): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === undefined) throw err;
+    throw conflict(`${what} (${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code})`);
   }
 }
 
 /**
  * The real directory of a repo's checkout, or a conflict saying why the hub may not read it:
- * sync is off (no roots), no local_path, a path that does not exist or lies outside the roots.
+ * sync is off (no roots), no local_path, a path that does not exist, is not a directory or lies
+ * outside the roots.
  */
 export async function repoDirectory(repo: { slug: string; local_path: string | null }, roots: readonly string[]): Promise<{ dir: string; roots: string[] }> {
   if (roots.length === 0) {
@@ -43,9 +61,12 @@ export async function repoDirectory(repo: { slug: string; local_path: string | n
   if (repo.local_path === null) throw conflict(`repo ${repo.slug} has no local_path: set it to the repo's checkout on the hub's host (PATCH /repos/${repo.slug})`);
   if (!path.isAbsolute(repo.local_path)) throw conflict(`the local_path of repo ${repo.slug} is not an absolute path`);
   const real = (await Promise.all(roots.map(realpathOrNull))).filter((r): r is string => r !== null);
-  const dir = await realpathOrNull(repo.local_path);
+  const named = `the local_path of repo ${repo.slug}, ${repo.local_path},`;
+  const dir = await orConflict(() => realpathOrNull(repo.local_path!), `${named} cannot be read`);
   if (dir === null) throw conflict(`the local_path of repo ${repo.slug} does not exist on the hub's host`);
   if (!real.some((root) => inside(dir, root))) throw conflict(`the local_path of repo ${repo.slug} is outside WORKPLAN_ROOTS`);
+  const stat = await orConflict(() => fs.stat(dir), `${named} cannot be read`);
+  if (!stat.isDirectory()) throw conflict(`${named} is not a directory: set it to the repo's checkout`);
   return { dir, roots: real };
 }
 
@@ -55,13 +76,14 @@ export async function repoDirectory(repo: { slug: string; local_path: string | n
  * workplans/ folder. Over LIMITS.files is too_large.
  */
 export async function readWorkplanFiles<T>(dir: string, roots: string[], each: (file: WorkplanFile) => T): Promise<T[] | null> {
-  const workplans = await realpathOrNull(path.join(dir, WORKPLAN_DIR));
+  const unreadable = `${WORKPLAN_DIR}/ cannot be read`;
+  const workplans = await orConflict(() => realpathOrNull(path.join(dir, WORKPLAN_DIR)), unreadable);
   if (workplans === null) return null;
   if (!roots.some((root) => inside(workplans, root))) throw conflict(`${WORKPLAN_DIR}/ links outside WORKPLAN_ROOTS`);
-  const stat = await fs.stat(workplans);
+  const stat = await orConflict(() => fs.stat(workplans), unreadable);
   if (!stat.isDirectory()) throw conflict(`${WORKPLAN_DIR} is not a directory`);
   // Hidden files are editors' and tools' (.#lock files, ._ resource forks).
-  const names = (await fs.readdir(workplans)).filter((n) => n.endsWith('.md') && !n.startsWith('.')).sort();
+  const names = (await orConflict(() => fs.readdir(workplans), unreadable)).filter((n) => n.endsWith('.md') && !n.startsWith('.')).sort();
   if (names.length > LIMITS.files) {
     throw new OperationError('too_large', `${WORKPLAN_DIR}/ holds ${names.length} .md files; a repo may have at most ${LIMITS.files}`);
   }
@@ -111,7 +133,7 @@ async function readOne(dir: string, name: string, roots: string[]): Promise<Work
     if (!stat.isFile()) return unusable(name, 'the file is not a regular file');
     return await readText(real, name, roots);
   } catch (err) {
-    if (typeof (err as NodeJS.ErrnoException).code === 'string') return readError(name, err as NodeJS.ErrnoException);
+    if (errnoOf(err) !== undefined) return readError(name, err as NodeJS.ErrnoException);
     throw err;
   }
 }
@@ -123,6 +145,9 @@ async function readText(real: string, name: string, roots: string[]): Promise<Wo
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) return unusable(name, 'the file is not a regular file');
+    // A hard link is a second name for a file, and nothing tells where the other names are: one
+    // of them may be outside the roots. Git never makes hard links in a checkout.
+    if (stat.nlink > 1) return unusable(name, `the file has ${stat.nlink} hard links: the hub reads only files with one, as another could be outside WORKPLAN_ROOTS`);
     // What was opened, where it really is: a directory swapped for a link after realpath()
     // would have led the open outside the roots. Linux only; elsewhere realpath() alone decides.
     const opened = process.platform === 'linux' ? await fs.readlink(`/proc/self/fd/${handle.fd}`).catch(() => null) : real;
