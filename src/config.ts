@@ -74,6 +74,11 @@ const schema = z.object({
   /** Connections per process in the PostgreSQL pool. */
   PG_POOL_MAX: intIn(1, 200).default(10),
   /**
+   * Client connections the API holds open at once; further ones are closed as they arrive, so
+   * the process keeps file descriptors for its pool and workplan files (and /healthz answers).
+   */
+  API_MAX_CONNECTIONS: intIn(1, 100_000).default(1000),
+  /**
    * Directories, colon-separated and absolute, inside which the consistency engine may read a
    * repo's workplan files (docs/workplans.md). Unset: sync is refused, saying how to enable it.
    */

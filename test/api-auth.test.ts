@@ -138,6 +138,9 @@ describe('API authentication and browser guards', function () {
         ['basic', { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }, /Authorization: Bearer/, null],
         ['malformed', as('not-a-token'), /malformed/, 'invalid_token'],
         ['empty bearer', { authorization: 'Bearer ' }, /malformed/, 'invalid_token'],
+        // Meant as a bearer token, but not one: malformed, not missing.
+        ['a token and more', { authorization: `Bearer ${readSecret} extra` }, /malformed/, 'invalid_token'],
+        ['a tab before the token', { authorization: `Bearer\t${readSecret}` }, /malformed/, 'invalid_token'],
         ['unknown', as(unknown), /unknown/, 'invalid_token'],
         ['revoked', as(revoked), /revoked/, 'invalid_token'],
         ['expired', as(expired), /expired/, 'invalid_token'],

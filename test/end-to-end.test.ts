@@ -5,7 +5,7 @@
 // with the catalog and with the outbox row it came from.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -124,8 +124,7 @@ describe('end to end: API transition → outbox → pump → JetStream → durab
     jsm = await nc.jetstreamManager();
     js = nc.jetstream();
 
-    const app = makeApp({ db: tdb.db, log: silentLogger(), access: defaultAccess('127.0.0.1') });
-    server = app.listen(0, '127.0.0.1');
+    server = createServer(makeApp({ db: tdb.db, log: silentLogger(), access: defaultAccess('127.0.0.1') })).listen(0, '127.0.0.1');
     await new Promise<void>((resolve, reject) => (server!.once('listening', resolve), server!.once('error', reject)));
     api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });

@@ -34,7 +34,7 @@ describe('pump metrics: PUMP_METRICS_TOKEN', function () {
       const none = await probe(port, path);
       expect(none, `${path} without a token`).to.deep.include({ status: 401, challenge: 'Bearer realm="state-hub-pump"' });
       expect(none.body).to.equal('unauthorized\n');
-      for (const headers of [{ authorization: `Bearer ${token}x` }, { authorization: `Bearer ${token.slice(1)}` }, { authorization: 'Bearer wrong' }]) {
+      for (const headers of [{ authorization: `Bearer ${token}x` }, { authorization: `Bearer ${token.slice(1)}` }, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${token} extra` }, { authorization: `Bearer\t${token}` }]) {
         const wrong = await probe(port, path, headers);
         expect(wrong, `${path} with ${headers.authorization}`).to.deep.include({ status: 401, challenge: 'Bearer realm="state-hub-pump", error="invalid_token"' });
       }

@@ -2,6 +2,7 @@
 // log at info as `statehub api` runs by default, written to /dev/null) or a bare Express 5 + pg
 // handler doing the same queries. Reports its port over IPC; exits on SIGTERM.
 //   node --import tsx scripts/bench/api-server.ts app|bare   (DATABASE_URL in the environment)
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import pg from 'pg';
@@ -61,13 +62,12 @@ function bare(): express.Express {
   return app;
 }
 
-function real(): express.Express {
+function real(): RequestListener {
   const log = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info', { service: 'statehub-api' });
   return makeApp({ db: createDb({ connectionString: url, max: POOL_MAX }, log), log, access: defaultAccess('127.0.0.1') });
 }
 
-const app = mode === 'bare' ? bare() : real();
-const server = app.listen(0, '127.0.0.1', () => {
+const server = createServer(mode === 'bare' ? bare() : real()).listen(0, '127.0.0.1', () => {
   process.send!({ port: (server.address() as AddressInfo).port });
 });
 process.on('SIGTERM', () => process.exit(0));

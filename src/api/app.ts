@@ -1,6 +1,7 @@
 // makeApp builds the Express application from its dependencies; src/cli/commands/api.ts
 // listens. Nothing here knows about events: capture happens in the database.
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
@@ -36,6 +37,13 @@ export interface AppDeps {
 
 const requestIdPattern = /^[\w.:-]{1,100}$/;
 
+/**
+ * Requests whose target Express's router cannot parse (an absolute URL with a bad host, such as
+ * `GET http://[zz/`). The router would answer them itself, with an HTML 404 and before any
+ * middleware ran; they are sent through again as `/`, to be refused and logged below.
+ */
+const unparsableTargets = new WeakSet<IncomingMessage>();
+
 function requestLog(log: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = performance.now();
@@ -45,22 +53,25 @@ function requestLog(log: Logger) {
     res.setHeader('x-request-id', requestId);
     // Every answer is JSON; a browser must not guess otherwise.
     res.setHeader('x-content-type-options', 'nosniff');
-    res.on('finish', () => {
+    // On close, not finish: a client that hangs up before the answer is sent is logged too.
+    res.on('close', () => {
       log.info('request', {
         requestId,
         method: req.method,
-        path: req.path,
+        path: unparsableTargets.has(req) ? '(not a valid URL)' : req.path,
         // The name of the token that authenticated the request (auth.ts), never its secret.
         ...(res.locals.actor ? { actor: res.locals.actor } : {}),
         status: res.statusCode,
+        ...(res.writableFinished ? {} : { aborted: true }),
         ms: Math.round((performance.now() - started) * 10) / 10,
       });
     });
+    if (unparsableTargets.has(req)) return next(new HttpError(400, 'Bad Request', 'the request target is not a valid URL'));
     next();
   };
 }
 
-export function makeApp({ db, log, access, settings = noSettings, version = VERSION }: AppDeps): express.Express {
+export function makeApp({ db, log, access, settings = noSettings, version = VERSION }: AppDeps): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -102,5 +113,13 @@ export function makeApp({ db, log, access, settings = noSettings, version = VERS
   // An unknown path is news only to a caller who may read.
   app.use(auth.require('read'), (req, _res, next) => next(new HttpError(404, 'Not Found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));
-  return app;
+  // The last middleware answers every request, so the router calls `next` only when it could
+  // not parse the target and ran none.
+  const handle = app as unknown as (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+  return (req, res) =>
+    handle(req, res, () => {
+      unparsableTargets.add(req);
+      req.url = '/';
+      app(req, res);
+    });
 }

@@ -53,10 +53,9 @@ export function toHttpError(err: unknown): HttpError | undefined {
   if (err instanceof z.ZodError) return new HttpError(400, 'Bad Request', 'the request has invalid fields', fieldErrors(err, '(body)'));
   // The router could not percent-decode a path segment (e.g. /tasks/%ZZ).
   if (err instanceof URIError) return new HttpError(400, 'Bad Request', 'the path is not valid percent-encoded UTF-8');
-  const fromOperations = toOperationError(err);
-  if (fromOperations) return fromOperation(fromOperations);
+  // body-parser's errors carry a `type`; read first, as some also carry a socket error's code
+  // (a client that hung up mid-body: ECONNABORTED) that is no fault of the database's.
   const e = err as { type?: string; message?: string; expose?: boolean; status?: number };
-  // body-parser's errors carry a `type`.
   switch (e.type) {
     case 'entity.parse.failed':
       return new HttpError(400, 'Bad Request', 'the body is not valid JSON');
@@ -65,7 +64,13 @@ export function toHttpError(err: unknown): HttpError | undefined {
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new HttpError(415, 'Unsupported Media Type', e.message);
+    case 'request.aborted':
+      return new HttpError(400, 'Bad Request', 'the client closed the connection before the body was complete');
+    case 'request.size.invalid':
+      return new HttpError(400, 'Bad Request', 'the body is not as long as its Content-Length says');
   }
+  const fromOperations = toOperationError(err);
+  if (fromOperations) return fromOperation(fromOperations);
   if (e.expose && typeof e.status === 'number') return new HttpError(e.status, e.message ?? 'request refused');
   return undefined;
 }

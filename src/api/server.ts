@@ -27,6 +27,8 @@ export interface ListenOptions {
   headersTimeoutMs?: number;
   /** ...and the whole request within this time. */
   requestTimeoutMs?: number;
+  /** Client connections open at once (API_MAX_CONNECTIONS); default 1000. */
+  maxConnections?: number;
   /** Default: tokens unless host is a loopback address (as with API_AUTH unset), no origins or extra hosts. */
   access?: AccessSettings;
   /** What operations read from the configuration (WORKPLAN_ROOTS); default: none. */
@@ -46,6 +48,7 @@ export async function listenApi(db: Db, log: Logger, host: string, port: number,
     },
     makeApp({ db, log, access, ...(options.settings ? { settings: options.settings } : {}) }),
   );
+  server.maxConnections = options.maxConnections ?? 1000;
   server.listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

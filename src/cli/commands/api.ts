@@ -10,7 +10,7 @@ export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<num
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL, { component: 'api' });
   const db = createApiDb(config, requireDatabaseUrl(config), log);
-  const api = await listenApi(db, log, config.HOST, config.PORT, { access: accessSettings(config), settings: settingsOf(config) });
+  const api = await listenApi(db, log, config.HOST, config.PORT, { access: accessSettings(config), settings: settingsOf(config), maxConnections: config.API_MAX_CONNECTIONS });
   handleSignals(log, 15_000, [
     { name: 'http server', run: () => api.close() },
     { name: 'database pool', run: () => db.close() },

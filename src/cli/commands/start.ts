@@ -28,7 +28,7 @@ export async function run(_options: object, env: NodeJS.ProcessEnv): Promise<num
     const db = createApiDb(config, services.databaseUrl, log);
     steps.unshift({ name: 'database pool', run: () => db.close() });
     const access = accessSettings(config);
-    const api = await listenApi(db, log, config.HOST, config.PORT, { access, settings: settingsOf(config) });
+    const api = await listenApi(db, log, config.HOST, config.PORT, { access, settings: settingsOf(config), maxConnections: config.API_MAX_CONNECTIONS });
     steps.unshift({ name: 'http server', run: () => api.close() });
 
     // The pump runs in-process and never shares the API's pool.
