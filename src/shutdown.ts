@@ -22,6 +22,9 @@ export function handleSignals(log: Logger, timeoutMs: number, steps: Step[], onD
     }, timeoutMs);
     timer.unref();
     stopping = (async () => {
+      // Steps start on a later tick, once `stopping` is set: a step may call shutdown again
+      // (closing the MCP server closes its transport, whose close handler shuts down).
+      await Promise.resolve();
       let code = failed ? 1 : 0;
       for (const step of steps) {
         try {

@@ -5,7 +5,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
-import { mcpHandler } from '../mcp/http.ts';
+import { mcpBodyErrors, mcpHandler } from '../mcp/http.ts';
 import { noSettings, type Settings } from '../operations/operation.ts';
 import { VERSION } from '../version.ts';
 import { requireAllowedOrigin, requireServedHost, type AccessSettings } from './access.ts';
@@ -102,6 +102,7 @@ export function makeApp({ db, log, access, settings = noSettings, version = VERS
       summary: 'The MCP endpoint (Streamable HTTP, stateless, JSON-RPC): tools for agents, see docs/mcp.md',
     },
     mcpHandler(db, { log, settings }, (res) => res.locals.scope === 'write'),
+    mcpBodyErrors,
   );
   let openapi: unknown;
   api.add({ method: 'get', path: '/openapi.json', summary: 'This API as an OpenAPI 3.1 document', tag: 'service', access: 'read', anyQuery: true }, async () =>

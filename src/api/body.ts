@@ -26,5 +26,8 @@ function requireUtf8(_req: Request, _res: Response, body: Buffer, encoding: stri
   if (!isUtf8(body)) throw new HttpError(400, 'Bad Request', 'the body is not valid UTF-8');
 }
 
+/** The largest body the API reads, and the longest message `statehub mcp` reads on stdin. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
 /** Parses a JSON body into req.body; routes run it after authorization. */
-export const jsonBody = express.json({ limit: '1mb', strict: true, verify: requireUtf8 });
+export const jsonBody = express.json({ limit: MAX_BODY_BYTES, strict: true, verify: requireUtf8 });

@@ -2,7 +2,7 @@
 // (src/operations). Path and query text are read into the operation's own input schema, the
 // body is checked against it, and the same declarations produce /openapi.json (openapi.ts),
 // so the documented contract is the enforced one.
-import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db.ts';
 import { fieldErrors } from '../operations/errors.ts';
@@ -154,7 +154,7 @@ export class Api {
    * A route that answers by itself after `spec.access` is checked and the body is read as
    * JSON. Its handlers authorize anything finer themselves (the MCP endpoint's write tools).
    */
-  mount(spec: RouteSpec, ...handlers: RequestHandler[]): void {
+  mount(spec: RouteSpec, ...handlers: Array<RequestHandler | ErrorRequestHandler>): void {
     if (spec.method !== 'get' && spec.access !== 'write' && !spec.decidesWrites) {
       throw new Error(`${spec.method.toUpperCase()} ${spec.path} changes state: its access must be write`);
     }

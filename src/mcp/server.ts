@@ -4,7 +4,8 @@
 // read and every operation error come back as an isError result of one sentence naming the
 // tool's own arguments. Only protocol problems (an unknown tool) are protocol errors.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool as Listed } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool as Listed } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import type { Db } from '../db.ts';
 import { jsonSchema } from '../json-schema.ts';
 import type { Logger } from '../logger.ts';
@@ -55,6 +56,32 @@ function sentence(err: OperationError, tool: Tool): string {
   return fields.length ? `${message}: ${fields.map((f) => `${name(f.field)}: ${f.message}`).join('; ')}` : message;
 }
 
+const callParams = z.object({
+  name: z.string(),
+  arguments: z.record(z.string(), z.unknown()).optional(),
+});
+
+/**
+ * The shape of a tools/call request, checked before the SDK checks it: the SDK would answer bad
+ * params with -32603 and a dump of zod issues; this answers -32602 with one sentence.
+ */
+const callToolRequest = z
+  .object({
+    method: z.literal('tools/call'),
+    params: z.unknown().transform((params) => {
+      if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+        throw new McpError(ErrorCode.InvalidParams, 'tools/call needs params: {"name": "<tool>", "arguments": {…}}');
+      }
+      const checked = callParams.safeParse(params);
+      if (!checked.success) {
+        const bad = checked.error.issues[0]!.path[0] === 'name' ? 'params.name must be the name of a tool (a string); tools/list names them' : 'params.arguments must be an object of the tool\'s arguments';
+        throw new McpError(ErrorCode.InvalidParams, bad);
+      }
+      return params as z.infer<typeof callParams> & Record<string, unknown>;
+    }),
+  })
+  .loose();
+
 const failure = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
 
 async function run(tool: Tool, args: unknown, db: Db, { log, settings }: McpOptions): Promise<CallToolResult> {
@@ -86,7 +113,7 @@ export function createMcpServer(db: Db, options: McpOptions): Server {
   const server = new Server({ name: 'state-hub', version: VERSION }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
   const offered = tools.filter((tool) => canWrite || !tool.op.writes).map((tool) => listed.get(tool.name)!);
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: offered }));
-  server.setRequestHandler(CallToolRequestSchema, async ({ params }) => {
+  server.setRequestHandler(callToolRequest, async ({ params }) => {
     const tool = byName.get(params.name);
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `no tool is named ${params.name}; tools/list names them`);
     if (tool.op.writes && !canWrite) return failure(`${tool.name} changes the hub: it needs a token with scope write, and this one has scope read`);
