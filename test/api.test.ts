@@ -203,6 +203,9 @@ describe('HTTP API', function () {
       expect(list.body.items.map((x: { id: number }) => x.id)).to.deep.equal([a.id, b.id]);
       expect((await c.get(`/progress-events/${a.id}`)).body.message).to.equal('started');
       expectProblem(await c.post('/progress-events', { message: '' }), 400);
+      const aboutNothing = await c.post('/progress-events', { message: 'about nothing' });
+      expectProblem(aboutNothing, 422);
+      expect(aboutNothing.body.detail).to.equal('a progress event must name the work it is about: give a workstream, a task, or both');
     });
 
     it('progress events: the workstream by slug instead of id, never both, and an unknown slug is a 422', async () => {

@@ -202,6 +202,7 @@ describe('MCP server', function () {
       expect(await callFails(client, 'get_next_steps', { domain: 'nowhere' })).to.equal('domain nowhere does not exist');
       expect(await callFails(client, 'resolve_decision', { decision_id: 987654, decided_by: 'x', rationale: 'y' })).to.equal('decision 987654 does not exist');
       expect(await callFails(client, 'add_progress_event', { task_id: 987654, message: 'x' })).to.equal('task_id 987654 does not exist');
+      expect(await callFails(client, 'add_progress_event', { message: 'about nothing' })).to.equal('a progress event must name the work it is about: give a workstream, a task, or both');
       expect(await callFails(client, 'list_workstreams', { cursor: 'bogus' })).to.equal('cursor is not one this API issued');
       // Bad arguments: one sentence naming each bad one, however many.
       expect(await callFails(client, 'list_workstreams', { limit: 501, status: 'done', colour: 'red' })).to.match(

@@ -196,4 +196,24 @@ describe('reference rules enforced by PostgreSQL', function () {
       await tdb.drop();
     }
   });
+
+  it('migration 0008 keeps notes that name no work, warns, and checks every new event', async function () {
+    this.timeout(60_000);
+    const tdb = await createTestDatabase({ migrated: false });
+    const db = createDb({ connectionString: tdb.url, max: 2 }, silentLogger());
+    const { log, lines: warnings } = capturingLogger('warn');
+    try {
+      await migrate(tdb.url, silentLogger(), 'up', 7);
+      await db.query(`INSERT INTO statehub.progress_events (message) VALUES ('about nothing')`);
+      await migrate(tdb.url, log);
+      expect(warnings.join('')).to.match(/progress_events_names_work/);
+      const validated = async () => (await db.query(`SELECT convalidated FROM pg_constraint WHERE conname = 'progress_events_names_work'`)).rows[0]!.convalidated;
+      expect(await validated()).to.equal(false);
+      expect(await sqlError(db.query(`INSERT INTO statehub.progress_events (message) VALUES ('again')`))).to.include({ code: '23514' });
+      expect((await db.query('SELECT message FROM statehub.progress_events')).rows).to.deep.equal([{ message: 'about nothing' }]);
+    } finally {
+      await db.close();
+      await tdb.drop();
+    }
+  });
 });

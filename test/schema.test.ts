@@ -4,11 +4,11 @@ import { silentLogger } from '../src/logger.ts';
 import { migrate } from '../src/migrate.ts';
 import { createTestDatabase, useTestDatabase } from './helpers/database.ts';
 
-async function sqlError(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+async function sqlError(p: Promise<unknown>): Promise<{ code: string; message: string; constraint?: string }> {
   try {
     await p;
   } catch (err) {
-    return err as { code: string; message: string };
+    return err as { code: string; message: string; constraint?: string };
   }
   throw new Error('expected the statement to fail');
 }
@@ -69,8 +69,19 @@ describe('schema rules enforced by PostgreSQL (psql-level SQL)', function () {
     expect((await sqlError(t.db.query('SELECT * FROM statehub.activate_domain_goal(987654)'))).code).to.equal('SH004');
   });
 
+  it('a progress event names its work: a workstream, a task or both (23514 progress_events_names_work)', async () => {
+    const err = await sqlError(t.db.query(`INSERT INTO statehub.progress_events (message) VALUES ('about nothing')`));
+    expect(err).to.include({ code: '23514', constraint: 'progress_events_names_work' });
+    const ws = await newWorkstream('w-progress');
+    const task = (await t.db.query('INSERT INTO statehub.tasks (workstream_id, title) VALUES ($1, $2) RETURNING id', [ws, 'T'])).rows[0]!.id as number;
+    for (const [w, k] of [[ws, null], [null, task], [ws, task]]) {
+      await t.db.query(`INSERT INTO statehub.progress_events (workstream_id, task_id, message) VALUES ($1, $2, 'fine')`, [w, k]);
+    }
+  });
+
   it('progress_events is append-only (SH002)', async () => {
-    const { rows } = await t.db.query(`INSERT INTO statehub.progress_events (message) VALUES ('m') RETURNING id`);
+    const ws = await newWorkstream('w-append-only');
+    const { rows } = await t.db.query(`INSERT INTO statehub.progress_events (workstream_id, message) VALUES ($1, 'm') RETURNING id`, [ws]);
     expect((await sqlError(t.db.query(`UPDATE statehub.progress_events SET message = 'x' WHERE id = $1`, [rows[0]!.id]))).code).to.equal('SH002');
     expect((await sqlError(t.db.query(`DELETE FROM statehub.progress_events WHERE id = $1`, [rows[0]!.id]))).code).to.equal('SH002');
   });

@@ -15,7 +15,7 @@ export type ErrorKind =
   | 'conflict'
   /** The input itself is wrong, whatever the data. */
   | 'invalid'
-  /** The input refers to a row (by id or slug) that does not exist. */
+  /** The input refers to a row (by id or slug) that does not exist, or to none where one is needed. */
   | 'unknown_reference'
   /** What the call would have to process is over a limit (a repo's workplan files). */
   | 'too_large'
@@ -56,6 +56,10 @@ const constraintRules: Record<string, { rule: string; kind?: ErrorKind }> = {
   decisions_resolved_has_decider: { rule: 'a resolved decision needs decided_by and rationale' },
   domain_goals_superseded_by_iff_superseded: { rule: 'superseded_by is set exactly when a goal is superseded' },
   outbox_attributes_max_64kib: { rule: 'the event this change would emit is larger than 64 KiB' },
+  progress_events_names_work: {
+    rule: 'a progress event must name the work it is about: give a workstream, a task, or both',
+    kind: 'unknown_reference',
+  },
   progress_events_task_in_workstream: { rule: "a progress event's task must belong to the workstream it names", kind: 'conflict' },
   workstreams_repo_goal_of_repo: { rule: "a workstream's repo goal must be a goal of the workstream's repo", kind: 'conflict' },
   workstreams_repo_goal_needs_repo: {
@@ -90,7 +94,7 @@ function missingReference(err: PgError): OperationError {
 
 function fromPg(err: PgError): OperationError | undefined {
   const known = err.constraint ? constraintRules[err.constraint] : undefined;
-  if (known?.kind === 'conflict') return conflict(known.rule);
+  if (known?.kind !== undefined) return new OperationError(known.kind, known.rule);
   const rule = known?.rule;
   switch (err.code) {
     case 'SH001': // illegal status transition (sql/120_transition_rules.sql)
