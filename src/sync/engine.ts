@@ -10,7 +10,7 @@ import { applySteps, hasWrites, isRefusal, writeSources, type Applied } from './
 import { readWorkplanFiles, repoDirectory } from './files.ts';
 import { parseWorkplan } from './parse.ts';
 import { planFile, planGone, type FileInput, type FilePlan, type PlanContext } from './plan.ts';
-import { MAX_MISSING, outcomeOf, summarize, type FileReport, type Missing, type SyncReport } from './report.ts';
+import { bounded, MAX_MISSING, outcomeOf, summarize, type FileReport, type Missing, type SyncReport } from './report.ts';
 import { readState, readWorkstreams, type HubWorkstream } from './state.ts';
 import { Turns } from './turns.ts';
 
@@ -56,7 +56,8 @@ function ownersOf(files: FileInput[], workstreams: Map<string, HubWorkstream>, r
 }
 
 interface Result {
-  file: FileReport;
+  /** Its lists whole: bounded() cuts them for the report. */
+  file: Omit<FileReport, 'counts'>;
   /** The plan's items gone from their file, as they are after the run. */
   missing: Missing[];
 }
@@ -160,7 +161,7 @@ async function reconcile(q: Queryable, writer: Session | null, repo: Repo, found
   const run = async (plan: FilePlan, replan: (c: PlanContext) => FilePlan): Promise<Result> =>
     writer === null || !hasWrites(plan) ? resultOf(plan, null) : applyFile(writer, (tx) => fresh(tx, plan.workstream!.slug, replan), repo.id);
 
-  const reports: FileReport[] = [];
+  const reports: Result['file'][] = [];
   const missing: Missing[] = [];
   for (const file of files) {
     const result = await run(planFile(file, ctx), (c) => planFile(file, c));
@@ -181,7 +182,7 @@ async function reconcile(q: Queryable, writer: Session | null, repo: Repo, found
     repo: repo.slug,
     dry_run: writer === null,
     prune: options.prune,
-    files: reports,
+    files: bounded(reports),
     missing_from_file: missing.slice(0, MAX_MISSING),
     missing_from_file_truncated: missing.length > MAX_MISSING,
     summary: summarize(reports),

@@ -40,15 +40,26 @@ export const lineError = z.object({
 
 export const outcome = z.enum(['created', 'updated', 'unchanged', 'invalid', 'conflict']);
 
+/** Entries a file's list shows (changes, conflicts, file_behind_hub, errors, each). */
+export const MAX_PER_FILE = 100;
+/** Entries all the files' lists show together; past it, files show their counts only. */
+export const MAX_ENTRIES = 5000;
+
+const LISTS = ['changes', 'conflicts', 'file_behind_hub', 'errors'] as const;
+const shown = `at most ${MAX_PER_FILE} per file and ${MAX_ENTRIES} in the whole report; counts has how many there are`;
+
 export const fileReport = z.object({
   path: z.string().meta({ description: 'inside the repo, e.g. workplans/CUST-WP-0040-events.md' }),
   workplan_id: z.string().nullable(),
   workstream_id: z.number().nullable(),
   outcome,
-  changes: z.array(change),
-  conflicts: z.array(conflict),
-  file_behind_hub: z.array(behind).meta({ description: 'changed in the hub and not in the file: the hub keeps its value' }),
-  errors: z.array(lineError),
+  changes: z.array(change).meta({ description: shown }),
+  conflicts: z.array(conflict).meta({ description: shown }),
+  file_behind_hub: z.array(behind).meta({ description: `changed in the hub and not in the file: the hub keeps its value; ${shown}` }),
+  errors: z.array(lineError).meta({ description: shown }),
+  counts: z
+    .object({ changes: z.number(), conflicts: z.number(), file_behind_hub: z.number(), errors: z.number() })
+    .meta({ description: 'how many entries each list has, shown or not' }),
 });
 
 export const missing = z.object({
@@ -88,6 +99,26 @@ export type FileReport = z.infer<typeof fileReport>;
 export type Missing = z.infer<typeof missing>;
 export type SyncReport = z.infer<typeof syncReport>;
 
+/**
+ * The files' reports with their lists cut to MAX_PER_FILE entries each and MAX_ENTRIES in all,
+ * in file order, and the full count of each list: a repo of 2,000 files of 2,000 tasks would
+ * otherwise answer hundreds of megabytes.
+ */
+export function bounded(files: Array<Omit<FileReport, 'counts'>>): FileReport[] {
+  let room = MAX_ENTRIES;
+  return files.map((file) => {
+    const cut = { ...file, counts: { changes: 0, conflicts: 0, file_behind_hub: 0, errors: 0 } } as FileReport;
+    for (const list of LISTS) {
+      const all = file[list] as unknown[];
+      const keep = Math.min(all.length, MAX_PER_FILE, room);
+      room -= keep;
+      cut.counts[list] = all.length;
+      (cut[list] as unknown[]) = all.slice(0, keep);
+    }
+    return cut;
+  });
+}
+
 /** The outcome of a file: invalid, else conflict, else created (its workstream), updated or unchanged. */
 export function outcomeOf(r: Pick<FileReport, 'changes' | 'conflicts' | 'errors'>, createdWorkstream: boolean): z.infer<typeof outcome> {
   if (r.errors.length) return 'invalid';
@@ -96,7 +127,7 @@ export function outcomeOf(r: Pick<FileReport, 'changes' | 'conflicts' | 'errors'
   return r.changes.length ? 'updated' : 'unchanged';
 }
 
-export function summarize(files: FileReport[]): SyncReport['summary'] {
+export function summarize(files: Array<Pick<FileReport, 'outcome'>>): SyncReport['summary'] {
   const count = (o: string) => files.filter((f) => f.outcome === o).length;
   return {
     files: files.length,

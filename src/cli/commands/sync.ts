@@ -38,7 +38,7 @@ async function reposWithCheckouts(db: Db, settings: Settings): Promise<string[]>
 const shown = (v: unknown) => (v === null ? 'none' : String(v));
 
 /** The human summary: one line per repo, then one per change and per problem. */
-function render(r: SyncReport): string {
+export function render(r: SyncReport): string {
   const s = r.summary;
   const lines = [
     `repo ${r.repo}: ${s.files} file(s): ${s.created} created, ${s.updated} updated, ${s.unchanged} unchanged, ${s.invalid} invalid, ${s.conflicts} in conflict` +
@@ -54,6 +54,11 @@ function render(r: SyncReport): string {
       lines.push(`  ${f.path}: conflict ${c.item}${c.field ? ` ${c.field}` : ''}: file ${shown(c.file)}, hub ${shown(c.hub)}${base}: ${c.reason}`);
     }
     for (const b of f.file_behind_hub) lines.push(`  ${f.path}: file behind hub ${b.item} ${b.field}: file ${shown(b.file)}, hub ${shown(b.hub)}`);
+    const hidden = (['errors', 'changes', 'conflicts', 'file_behind_hub'] as const).flatMap((list) => {
+      const more = f.counts[list] - f[list].length;
+      return more > 0 ? [`${more} ${list === 'file_behind_hub' ? 'items behind the hub' : list}`] : [];
+    });
+    if (hidden.length) lines.push(`  ${f.path}: and ${hidden.join(', ')} not shown`);
   }
   for (const m of r.missing_from_file) {
     lines.push(`  ${m.path}: gone from the file ${m.item} (${m.status}${m.pruned ? ', pruned' : ''}${m.prune_refused ? `; not pruned: ${m.prune_refused}` : ''})`);
