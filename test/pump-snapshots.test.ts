@@ -118,7 +118,7 @@ describe('migrations/0007: from per-row bookkeeping to batches', function () {
       try {
         await writer.query('BEGIN');
         await writer.query('SELECT pg_current_xact_id()'); // takes a transaction id now
-        const migrating = migrate(tdb.url, silentLogger());
+        const migrating = migrate(tdb.url, silentLogger(), 'up', 1); // 0007 alone, so that down 1 below undoes it
         await new Promise((r) => setTimeout(r, 300)); // the migration is under way, holding the outbox
         late = (
           await writer.query<{ id: number; event_id: string }>(
