@@ -12,14 +12,17 @@ const rpcError = (res: Response, code: ErrorCode, message: string) => {
   res.status(400).json({ jsonrpc: '2.0', id: null, error: { code, message } });
 };
 
-const isJson = (text: unknown) => {
+const isJson = (text: unknown): boolean => {
+  if (typeof text !== 'string') return false;
   try {
-    JSON.parse(String(text));
-    return typeof text === 'string';
+    JSON.parse(text);
+    return true;
   } catch {
     return false;
   }
 };
+
+const NOT_A_MESSAGE = 'the body is not a JSON-RPC 2.0 message: {"jsonrpc": "2.0", "id": 1, "method": "…", "params": {…}}';
 
 /**
  * A body the API's JSON parser refused, answered in JSON-RPC as an MCP client expects rather
@@ -29,7 +32,7 @@ const isJson = (text: unknown) => {
 export const mcpBodyErrors: ErrorRequestHandler = (err, _req, res, next) => {
   const { type, body } = err as { type?: string; body?: unknown };
   if (type !== 'entity.parse.failed') return next(err);
-  if (isJson(body)) rpcError(res, ErrorCode.InvalidRequest, 'the body must be one JSON-RPC message: a JSON object');
+  if (isJson(body)) rpcError(res, ErrorCode.InvalidRequest, NOT_A_MESSAGE);
   else rpcError(res, ErrorCode.ParseError, 'the body is not valid JSON');
 };
 
@@ -42,7 +45,7 @@ export function mcpHandler(db: Db, options: Omit<McpOptions, 'canWrite'>, canWri
     }
     // The transport would call any other shape a parse error (-32700), though it is valid JSON.
     if (!JSONRPCMessageSchema.safeParse(req.body).success) {
-      rpcError(res, ErrorCode.InvalidRequest, 'the body is not a JSON-RPC 2.0 message: {"jsonrpc": "2.0", "id": 1, "method": "…", "params": {…}}');
+      rpcError(res, ErrorCode.InvalidRequest, NOT_A_MESSAGE);
       return;
     }
     const server = createMcpServer(db, { ...options, canWrite: canWrite(res) });

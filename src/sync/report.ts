@@ -45,7 +45,8 @@ export const MAX_PER_FILE = 100;
 /** Entries all the files' lists show together; past it, files show their counts only. */
 export const MAX_ENTRIES = 5000;
 
-const LISTS = ['changes', 'conflicts', 'file_behind_hub', 'errors'] as const;
+/** A file report's lists, which bounded() cuts and counts. */
+export const REPORT_LISTS = ['errors', 'changes', 'conflicts', 'file_behind_hub'] as const;
 const shown = `at most ${MAX_PER_FILE} per file and ${MAX_ENTRIES} in the whole report; counts has how many there are`;
 
 export const fileReport = z.object({
@@ -108,7 +109,7 @@ export function bounded(files: Array<Omit<FileReport, 'counts'>>): FileReport[] 
   let room = MAX_ENTRIES;
   return files.map((file) => {
     const cut = { ...file, counts: { changes: 0, conflicts: 0, file_behind_hub: 0, errors: 0 } } as FileReport;
-    for (const list of LISTS) {
+    for (const list of REPORT_LISTS) {
       const all = file[list] as unknown[];
       const keep = Math.min(all.length, MAX_PER_FILE, room);
       room -= keep;

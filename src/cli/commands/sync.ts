@@ -9,7 +9,7 @@ import { toOperationError } from '../../operations/errors.ts';
 import { settingsOf, type Settings } from '../../operations/operation.ts';
 import { repos } from '../../operations/repos.ts';
 import { workplans } from '../../operations/workplans.ts';
-import type { SyncReport } from '../../sync/report.ts';
+import { REPORT_LISTS, type SyncReport } from '../../sync/report.ts';
 
 export interface SyncCommand {
   /** The repos named; empty with `all`. */
@@ -54,7 +54,7 @@ export function render(r: SyncReport): string {
       lines.push(`  ${f.path}: conflict ${c.item}${c.field ? ` ${c.field}` : ''}: file ${shown(c.file)}, hub ${shown(c.hub)}${base}: ${c.reason}`);
     }
     for (const b of f.file_behind_hub) lines.push(`  ${f.path}: file behind hub ${b.item} ${b.field}: file ${shown(b.file)}, hub ${shown(b.hub)}`);
-    const hidden = (['errors', 'changes', 'conflicts', 'file_behind_hub'] as const).flatMap((list) => {
+    const hidden = REPORT_LISTS.flatMap((list) => {
       const more = f.counts[list] - f[list].length;
       return more > 0 ? [`${more} ${list === 'file_behind_hub' ? 'items behind the hub' : list}`] : [];
     });
