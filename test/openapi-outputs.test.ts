@@ -6,6 +6,7 @@ import path from 'node:path';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { expect } from 'chai';
 import type { RunningApi } from '../src/api/server.ts';
+import { noSettings } from '../src/operations/operation.ts';
 import { useTestDatabase } from './helpers/database.ts';
 import { startTestApi, type Client, type Reply } from './helpers/http.ts';
 import { workplanText } from './helpers/workplans.ts';
@@ -46,7 +47,7 @@ describe('OpenAPI response schemas', function () {
   }
 
   before(async () => {
-    ({ api, client: c } = await startTestApi(t.db, { settings: { workplanRoots: [root] } }));
+    ({ api, client: c } = await startTestApi(t.db, { settings: { ...noSettings, workplanRoots: [root] } }));
     const domain = await send('post', '/domains', {}, { slug: 'plans', name: 'Plans' });
     await send('patch', '/domains/{slug}', { slug: 'plans' }, { description: 'what we plan' });
     const goal = await send('post', '/domain-goals', {}, { domain_slug: 'plans', title: 'Ship events' });

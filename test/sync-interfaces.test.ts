@@ -81,7 +81,7 @@ describe('consistency engine: HTTP, MCP and the CLI', function () {
 
       const many = await repo(r.root);
       for (let i = 0; i <= LIMITS.files; i++) writeFileSync(path.join(many.dir, 'workplans', `M-${i}.md`), '');
-      expect(await problem(c.get(`/repos/${many.slug}/drift`))).to.deep.equal([422, `workplans/ holds ${LIMITS.files + 1} .md files; a repo may have at most ${LIMITS.files}`]);
+      expect(await problem(c.get(`/repos/${many.slug}/drift`))).to.deep.equal([422, `workplans/ holds more than ${LIMITS.files} .md files; a repo may have at most ${LIMITS.files}`]);
     });
   });
 

@@ -32,7 +32,7 @@ describe('consistency engine: what it may read', function () {
 
   it('with WORKPLAN_ROOTS unset, sync is refused with how to enable it', async function () {
     const r = await repo();
-    expect(await refusal(syncRepo(t.db, { workplanRoots: [] }, r.slug, { dryRun: true, prune: false }))).to.deep.equal({
+    expect(await refusal(syncRepo(t.db, noSettings, r.slug, { dryRun: true, prune: false }))).to.deep.equal({
       kind: 'conflict',
       message: 'sync is off on this hub: set WORKPLAN_ROOTS to the directories it may read workplan files from (colon-separated) and restart it',
     });
@@ -75,7 +75,7 @@ describe('consistency engine: what it may read', function () {
     symlinkSync(path.join(outside, 'OUT-1.md'), path.join(r.dir, 'workplans', 'OUT-1.md'));
     symlinkSync(path.join(r.dir, 'workplans', 'IN-1.md'), path.join(r.dir, 'workplans', 'ALIAS-2.md'));
     symlinkSync(path.join(r.dir, 'nothing.md'), path.join(r.dir, 'workplans', 'DANGLING-3.md'));
-    const report = await syncRepo(t.db, { workplanRoots: [path.join(outside, 'root-alias')] }, r.slug, { dryRun: false, prune: false });
+    const report = await syncRepo(t.db, { ...noSettings, workplanRoots: [path.join(outside, 'root-alias')] }, r.slug, { dryRun: false, prune: false });
     expect(report.files.map((f) => [f.path, f.outcome, f.errors])).to.deep.equal([
       // A link to a file of the folder is a second file declaring the same id; the first by name keeps it.
       ['workplans/ALIAS-2.md', 'created', []],
@@ -131,7 +131,7 @@ describe('consistency engine: what it may read', function () {
 
     const many = await repo();
     for (let i = 0; i <= LIMITS.files; i++) writeFileSync(path.join(many.dir, 'workplans', `M-${i}.md`), '');
-    expect(await refusal(many.sync())).to.deep.equal({ kind: 'too_large', message: `workplans/ holds ${LIMITS.files + 1} .md files; a repo may have at most ${LIMITS.files}` });
+    expect(await refusal(many.sync())).to.deep.equal({ kind: 'too_large', message: `workplans/ holds more than ${LIMITS.files} .md files; a repo may have at most ${LIMITS.files}` });
   });
 
   it('a repo without a workplans/ folder has nothing to sync; registering a repo never reads its path', async function () {

@@ -1,15 +1,16 @@
 // 7. The consistency engine on a 500-file repo (5 tasks per file): the first sync (creates
 // 500 workstreams and 2,500 tasks), a dry run, a re-sync of unchanged files, and a re-sync
 // after 50 files changed one box each. Baseline, same run: reading and parsing the same files
-// without the database, the floor under any sync of them. Each run uses a fresh repo.
+// in a reader thread without the database, the floor under any sync of them. Each run uses a fresh repo.
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createDb } from '../../src/db.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { syncRepo } from '../../src/sync/engine.ts';
-import { readWorkplanFiles, repoDirectory } from '../../src/sync/files.ts';
-import { parseWorkplan } from '../../src/sync/parse.ts';
+import { noSettings } from '../../src/operations/operation.ts';
+import { listWorkplanFiles, repoDirectory } from '../../src/sync/files.ts';
+import { readInThread } from '../../src/sync/readers.ts';
 import { benchDatabase } from './lib/env.ts';
 import { median, round } from './lib/stats.ts';
 import type { Bench, Figure } from './lib/types.ts';
@@ -35,7 +36,7 @@ export const syncBench: Bench = {
     cleanup.defer('sync bench files', () => rmSync(root, { recursive: true, force: true }));
     await db.pool.query(`INSERT INTO statehub.domains (slug, name) VALUES ('bench', 'Bench')`);
     await db.pool.query(`INSERT INTO statehub.topics (slug, title) VALUES ('bench', 'Bench')`);
-    const settings = { workplanRoots: [root] };
+    const settings = { ...noSettings, workplanRoots: [root] };
 
     const samples: Record<string, number[]> = { floor: [], first: [], dry: [], unchanged: [], changed: [] };
     const time = async (name: string, fn: () => Promise<unknown>) => {
@@ -53,7 +54,7 @@ export const syncBench: Bench = {
 
       await time('floor', async () => {
         const { dir: real, roots } = await repoDirectory({ slug, local_path: dir }, settings.workplanRoots);
-        await readWorkplanFiles(real, roots, (f) => parseWorkplan(f.name, f.text!));
+        await readInThread((await listWorkplanFiles(real, roots))!, roots, settings.readBudgetMs);
       });
       await time('dry', () => syncRepo(hub, settings, slug, { dryRun: true, prune: false }));
       await time('first', () => syncRepo(hub, settings, slug, { dryRun: false, prune: false }));

@@ -2,15 +2,16 @@
 // what it did and what it could not do (docs/workplans.md). One sync of a repo at a time (an
 // advisory lock); each file in its own transaction, planned again inside it against the rows
 // it locks; a dry run plans and reports, and writes nothing.
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { Db, Queryable, Session } from '../db.ts';
 import { conflict, notFound, unavailable } from '../operations/errors.ts';
 import type { Settings } from '../operations/operation.ts';
 import { applySteps, hasWrites, isRefusal, writeSources, type Applied } from './apply.ts';
-import { readWorkplanFiles, repoDirectory } from './files.ts';
-import { parseWorkplan } from './parse.ts';
-import { planFile, planGone, type FileInput, type FilePlan, type PlanContext } from './plan.ts';
-import { bounded, MAX_MISSING, outcomeOf, summarize, type FileReport, type Missing, type SyncReport } from './report.ts';
+import { listWorkplanFiles, repoDirectory } from './files.ts';
+import { planFile, planGone, type FilePlan, type PlanContext } from './plan.ts';
+import { inputOfRead, type ReadFile } from './reading.ts';
+import { MAX_MISSING, outcomeOf, reportCutter, summarize, type FileReport, type Missing, type SyncReport } from './report.ts';
+import { readInThread } from './readers.ts';
 import { readState, readWorkstreams, type HubWorkstream } from './state.ts';
 import { Turns } from './turns.ts';
 
@@ -43,9 +44,9 @@ async function lockRepo(s: Session, repo: Repo, deadline: number): Promise<boole
 }
 
 /** For each workplan id: the file that owns it (the one it came from, else the first by path). */
-function ownersOf(files: FileInput[], workstreams: Map<string, HubWorkstream>, repoId: number): Map<string, string> {
+function ownersOf(files: ReadFile[], workstreams: Map<string, HubWorkstream>, repoId: number): Map<string, string> {
   const declaring = new Map<string, string[]>();
-  for (const f of files) if (f.parsed.id !== null) declaring.set(f.parsed.id, [...(declaring.get(f.parsed.id) ?? []), f.path]);
+  for (const f of files) if (f.id !== null) declaring.set(f.id, [...(declaring.get(f.id) ?? []), f.path]);
   const owners = new Map<string, string>();
   for (const [id, paths] of declaring) {
     const source = workstreams.get(id.toLowerCase())?.source;
@@ -56,7 +57,7 @@ function ownersOf(files: FileInput[], workstreams: Map<string, HubWorkstream>, r
 }
 
 interface Result {
-  /** Its lists whole: bounded() cuts them for the report. */
+  /** Its lists whole: reportCutter() cuts them for the report. */
   file: Omit<FileReport, 'counts'>;
   /** The plan's items gone from their file, as they are after the run. */
   missing: Missing[];
@@ -110,22 +111,17 @@ export async function syncRepo(db: Db, settings: Settings, slug: string, options
   const repo = rows[0];
   if (!repo) throw notFound(`repo ${slug}`);
   const { dir, roots } = await repoDirectory(repo, settings.workplanRoots);
-  // Each file is parsed as it is read: only the parsed form stays in memory.
-  const readFiles = () =>
-    readWorkplanFiles(dir, roots, (f): FileInput => ({
-      path: f.path,
-      parsed: f.text === null ? { id: null, workplan: null, problems: [f.problem!] } : parseWorkplan(f.name, f.text),
-    }));
+  // Read and parsed in a reader thread, within the budget: only the parsed forms come back.
+  const readFiles = async () => {
+    const listing = await listWorkplanFiles(dir, roots);
+    return listing && readInThread(listing, roots, settings.readBudgetMs);
+  };
   const deadline = Date.now() + (options.lockWaitMs ?? LOCK_WAIT_MS);
   const release = await turns.take(deadline, () => unavailable('the hub is running other syncs; try again in a few seconds'));
   try {
     if (options.dryRun) {
-      // A dry run writes nothing, so it takes no lock: it reads the files, then the hub in one snapshot.
-      const files = await readFiles();
-      return await db.tx(async (q) => {
-        await q.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        return reconcile(q, null, repo, files, options);
-      });
+      // A dry run writes nothing, so it takes no lock: it reads the files, then the hub.
+      return await reconcile(db, null, repo, await readFiles(), options);
     }
     // The files are read once the lock is held, so a sync that waited never applies an older
     // read over a newer one. On any failure the session's connection is destroyed, and the lock
@@ -144,16 +140,19 @@ export async function syncRepo(db: Db, settings: Settings, slug: string, options
 }
 
 /**
- * Plans every file against the hub (read with `q`) and, unless this is a dry run (`writer`
- * null), runs each plan in its own transaction on `writer`. `files` is null when the checkout
- * has no workplans/ folder.
+ * Plans every file against the hub (read in one snapshot on `reader`) and, unless this is a dry
+ * run (`writer` null), runs each plan in its own transaction on `writer`. `files` is null when
+ * the checkout has no workplans/ folder.
  */
-async function reconcile(q: Queryable, writer: Session | null, repo: Repo, found: FileInput[] | null, options: SyncOptions): Promise<SyncReport> {
+async function reconcile(reader: Db | Session, writer: Session | null, repo: Repo, found: ReadFile[] | null, options: SyncOptions): Promise<SyncReport> {
   const files = found ?? [];
-  const valid = files.flatMap((f) => (f.parsed.workplan ? [f.parsed.workplan] : []));
-  const slugs = files.flatMap((f) => (f.parsed.id ? [f.parsed.id.toLowerCase()] : []));
+  const valid = files.flatMap((f) => (f.names ? [f.names] : []));
+  const slugs = files.flatMap((f) => (f.id ? [f.id.toLowerCase()] : []));
   const goals = valid.flatMap((w) => (w.repoGoal === null ? [] : [w.repoGoal]));
-  const state = await readState(q, repo.id, slugs, [...new Set(valid.map((w) => w.topic))], goals);
+  const state = await reader.tx(async (q) => {
+    await q.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    return readState(q, repo.id, slugs, [...new Set(valid.map((w) => w.topic))], goals);
+  });
   const ctx: PlanContext = { repo, state, owners: ownersOf(files, state.workstreams, repo.id), prune: options.prune };
   // Inside a file's transaction: the same plan, against its workstream's rows, locked.
   const fresh = async (tx: Queryable, slugOf: string, plan: (c: PlanContext) => FilePlan) =>
@@ -161,30 +160,40 @@ async function reconcile(q: Queryable, writer: Session | null, repo: Repo, found
   const run = async (plan: FilePlan, replan: (c: PlanContext) => FilePlan): Promise<Result> =>
     writer === null || !hasWrites(plan) ? resultOf(plan, null) : applyFile(writer, (tx) => fresh(tx, plan.workstream!.slug, replan), repo.id);
 
-  const reports: Result['file'][] = [];
+  const cut = reportCutter();
+  const reports: FileReport[] = [];
   const missing: Missing[] = [];
+  let missingCount = 0;
+  const note = (result: Result) => {
+    missingCount += result.missing.length;
+    missing.push(...result.missing.slice(0, MAX_MISSING - missing.length));
+  };
+  // Planning runs here, where the hub's rows are. One file's plan is small (MAX_TASKS), each
+  // file becomes objects only for its turn, and the event loop gets a turn between files.
   for (const file of files) {
-    const result = await run(planFile(file, ctx), (c) => planFile(file, c));
-    reports.push(result.file);
-    missing.push(...result.missing);
+    await yieldToLoop();
+    const input = inputOfRead(file);
+    const result = await run(planFile(input, ctx), (c) => planFile(input, c));
+    reports.push(cut(result.file));
+    note(result);
   }
   // Workstreams whose file is gone, or no longer declares their id. Not decided while the
   // folder is missing (a checkout being cloned) or while any file's id cannot be read (it may be
   // theirs): pruning is final, so it waits until every file says what it is.
-  if (found !== null && files.every((f) => f.parsed.id !== null)) {
+  if (found !== null && files.every((f) => f.id !== null)) {
     for (const ws of state.workstreams.values()) {
       if (ws.source?.repo_id !== repo.id || ctx.owners.has(ws.slug.toUpperCase())) continue;
-      const result = await run(planGone(ws, options.prune), (c) => planGone(c.state.workstreams.get(ws.slug) ?? ws, options.prune));
-      missing.push(...result.missing);
+      await yieldToLoop();
+      note(await run(planGone(ws, options.prune), (c) => planGone(c.state.workstreams.get(ws.slug) ?? ws, options.prune)));
     }
   }
   return {
     repo: repo.slug,
     dry_run: writer === null,
     prune: options.prune,
-    files: bounded(reports),
-    missing_from_file: missing.slice(0, MAX_MISSING),
-    missing_from_file_truncated: missing.length > MAX_MISSING,
+    files: reports,
+    missing_from_file: missing,
+    missing_from_file_truncated: missingCount > MAX_MISSING,
     summary: summarize(reports),
   };
 }

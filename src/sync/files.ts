@@ -9,8 +9,6 @@ import type { Problem } from './parse.ts';
 
 export const WORKPLAN_DIR = 'workplans';
 export const LIMITS = { fileBytes: 1024 * 1024, files: 2000 } as const;
-/** Files read at once. */
-const READ_CONCURRENCY = 16;
 
 export interface WorkplanFile {
   /** Inside the repo: workplans/<name>. */
@@ -70,36 +68,38 @@ export async function repoDirectory(repo: { slug: string; local_path: string | n
   return { dir, roots: real };
 }
 
-/**
- * Reads the workplan files of a checkout, sorted by name, and gives each to `each` as soon as
- * it is read (so only what `each` keeps stays in memory); null when the checkout has no
- * workplans/ folder. Over LIMITS.files is too_large.
- */
-export async function readWorkplanFiles<T>(dir: string, roots: string[], each: (file: WorkplanFile) => T): Promise<T[] | null> {
-  const unreadable = `${WORKPLAN_DIR}/ cannot be read`;
-  const workplans = await orConflict(() => realpathOrNull(path.join(dir, WORKPLAN_DIR)), unreadable);
-  if (workplans === null) return null;
-  if (!roots.some((root) => inside(workplans, root))) throw conflict(`${WORKPLAN_DIR}/ links outside WORKPLAN_ROOTS`);
-  const stat = await orConflict(() => fs.stat(workplans), unreadable);
-  if (!stat.isDirectory()) throw conflict(`${WORKPLAN_DIR} is not a directory`);
-  // Hidden files are editors' and tools' (.#lock files, ._ resource forks).
-  const names = (await orConflict(() => fs.readdir(workplans), unreadable)).filter((n) => n.endsWith('.md') && !n.startsWith('.')).sort();
-  if (names.length > LIMITS.files) {
-    throw new OperationError('too_large', `${WORKPLAN_DIR}/ holds ${names.length} .md files; a repo may have at most ${LIMITS.files}`);
-  }
-  const files: T[] = new Array(names.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < names.length) {
-      const i = next++;
-      files[i] = each(await readOne(workplans, names[i]!, roots));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, names.length) }, worker));
-  return files;
+/** A checkout's workplans/ folder (its real path) and the names of its workplan files, sorted. */
+export interface Listing {
+  folder: string;
+  names: string[];
 }
 
-const unusable = (name: string, message: string, line: number | null = null): WorkplanFile => ({
+/**
+ * Lists the workplan files of a checkout; null when it has no workplans/ folder. The folder is
+ * read as a stream, so a folder of a million entries never holds up the event loop, and a
+ * listing over LIMITS.files is too_large as soon as it is.
+ */
+export async function listWorkplanFiles(dir: string, roots: string[]): Promise<Listing | null> {
+  const unreadable = `${WORKPLAN_DIR}/ cannot be read`;
+  const folder = await orConflict(() => realpathOrNull(path.join(dir, WORKPLAN_DIR)), unreadable);
+  if (folder === null) return null;
+  if (!roots.some((root) => inside(folder, root))) throw conflict(`${WORKPLAN_DIR}/ links outside WORKPLAN_ROOTS`);
+  const stat = await orConflict(() => fs.stat(folder), unreadable);
+  if (!stat.isDirectory()) throw conflict(`${WORKPLAN_DIR} is not a directory`);
+  const names: string[] = [];
+  await orConflict(async () => {
+    for await (const entry of await fs.opendir(folder)) {
+      // Hidden files are editors' and tools' (.#lock files, ._ resource forks).
+      if (!entry.name.endsWith('.md') || entry.name.startsWith('.')) continue;
+      if (names.push(entry.name) > LIMITS.files) {
+        throw new OperationError('too_large', `${WORKPLAN_DIR}/ holds more than ${LIMITS.files} .md files; a repo may have at most ${LIMITS.files}`);
+      }
+    }
+  }, unreadable);
+  return { folder, names: names.sort() };
+}
+
+export const unusable = (name: string, message: string, line: number | null = null): WorkplanFile => ({
   path: `${WORKPLAN_DIR}/${name}`,
   name,
   text: null,
@@ -123,7 +123,8 @@ function readError(name: string, err: NodeJS.ErrnoException): WorkplanFile {
   }
 }
 
-async function readOne(dir: string, name: string, roots: string[]): Promise<WorkplanFile> {
+/** Reads one workplan file of a listing; every problem with it is the file's own (its `problem`). */
+export async function readWorkplanFile(dir: string, name: string, roots: string[]): Promise<WorkplanFile> {
   try {
     const real = await fs.realpath(path.join(dir, name));
     if (!roots.some((root) => inside(real, root))) return unusable(name, 'the file links outside WORKPLAN_ROOTS');

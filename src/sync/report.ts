@@ -101,13 +101,13 @@ export type Missing = z.infer<typeof missing>;
 export type SyncReport = z.infer<typeof syncReport>;
 
 /**
- * The files' reports with their lists cut to MAX_PER_FILE entries each and MAX_ENTRIES in all,
- * in file order, and the full count of each list: a repo of 2,000 files of 2,000 tasks would
- * otherwise answer hundreds of megabytes.
+ * Cuts each file's report, given in file order, to MAX_PER_FILE entries per list and
+ * MAX_ENTRIES in all, and counts each list: a repo of 2,000 files of 2,000 tasks would otherwise
+ * answer hundreds of megabytes. Cut as each file is done, the whole lists never pile up.
  */
-export function bounded(files: Array<Omit<FileReport, 'counts'>>): FileReport[] {
+export function reportCutter(): (file: Omit<FileReport, 'counts'>) => FileReport {
   let room = MAX_ENTRIES;
-  return files.map((file) => {
+  return (file) => {
     const cut = { ...file, counts: { changes: 0, conflicts: 0, file_behind_hub: 0, errors: 0 } } as FileReport;
     for (const list of REPORT_LISTS) {
       const all = file[list] as unknown[];
@@ -117,7 +117,7 @@ export function bounded(files: Array<Omit<FileReport, 'counts'>>): FileReport[] 
       (cut[list] as unknown[]) = all.slice(0, keep);
     }
     return cut;
-  });
+  };
 }
 
 /** The outcome of a file: invalid, else conflict, else created (its workstream), updated or unchanged. */

@@ -47,7 +47,10 @@ export interface HubState {
 /**
  * The workstreams with these slugs and, with `repoId`, every one that came from that repo's
  * files; `lock` takes their row locks (and their file tasks') for the rest of the transaction.
+ * `q` must be in a transaction (the tasks are read through a cursor).
  */
+const TASK_PAGE = 2000;
+
 export async function readWorkstreams(q: Queryable, slugs: string[], repoId: number | null, lock: boolean): Promise<Pick<HubState, 'workstreams' | 'tasks'>> {
   const ws = await q.query<Omit<HubWorkstream, 'source'> & { source_repo_id: number | null; source_repo_slug: string; source_path: string; source_base: Base }>(
     `SELECT w.id, w.slug, w.title, w.status, tp.slug AS topic, w.repo_id, r.slug AS repo_slug, w.repo_goal_id AS repo_goal,
@@ -71,8 +74,12 @@ export async function readWorkstreams(q: Queryable, slugs: string[], repoId: num
   const ids = ws.rows.filter((w) => w.source_repo_id !== null).map((w) => w.id);
   const tasks = new Map<number, Map<string, HubTask>>();
   if (ids.length === 0) return { workstreams, tasks };
-  const t = await q.query<HubTask>(
-    `SELECT k.task_id AS id, k.workstream_id, k.key, k.base, t.title, t.status
+  // Fetched a page at a time: a repo of 2,000 files may have four million tasks, and the rows
+  // of one answer are parsed as they arrive, megabytes per turn of the event loop. Locks are
+  // taken as rows are fetched, in id order.
+  await q.query(
+    `DECLARE sync_file_tasks NO SCROLL CURSOR FOR
+     SELECT k.task_id AS id, k.workstream_id, k.key, k.base, t.title, t.status
        FROM statehub.workplan_tasks k
        JOIN statehub.tasks t ON t.id = k.task_id
       WHERE k.workstream_id = ANY($1::bigint[])
@@ -80,15 +87,20 @@ export async function readWorkstreams(q: Queryable, slugs: string[], repoId: num
       ${lock ? 'FOR UPDATE OF t' : ''}`,
     [ids],
   );
-  for (const task of t.rows) {
-    let byKey = tasks.get(task.workstream_id);
-    if (!byKey) tasks.set(task.workstream_id, (byKey = new Map()));
-    byKey.set(task.key, task);
+  for (;;) {
+    const page = await q.query<HubTask>(`FETCH ${TASK_PAGE} FROM sync_file_tasks`);
+    for (const task of page.rows) {
+      let byKey = tasks.get(task.workstream_id);
+      if (!byKey) tasks.set(task.workstream_id, (byKey = new Map()));
+      byKey.set(task.key, task);
+    }
+    if (page.rows.length < TASK_PAGE) break;
   }
+  await q.query('CLOSE sync_file_tasks');
   return { workstreams, tasks };
 }
 
-/** Everything a sync of one repo plans against, read once without locks. */
+/** Everything a sync of one repo plans against, read once without locks, in `q`'s transaction. */
 export async function readState(q: Queryable, repoId: number, slugs: string[], topics: string[], goals: number[]): Promise<HubState> {
   const { workstreams, tasks } = await readWorkstreams(q, slugs, repoId, false);
   const tp = await q.query<{ slug: string; id: number }>('SELECT slug, id FROM statehub.topics WHERE slug = ANY($1::text[])', [topics]);

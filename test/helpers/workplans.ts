@@ -5,7 +5,7 @@ import { mkdtempSync, mkdirSync, realpathSync, rmSync, unlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Db } from '../../src/db.ts';
-import type { Settings } from '../../src/operations/operation.ts';
+import { noSettings, type Settings } from '../../src/operations/operation.ts';
 import { syncRepo, type SyncOptions } from '../../src/sync/engine.ts';
 import type { SyncReport } from '../../src/sync/report.ts';
 
@@ -56,7 +56,7 @@ export async function makeSyncRepo(db: Db, root?: string): Promise<SyncRepoFixtu
   const topic = `topic-${slug}`;
   await one('INSERT INTO statehub.topics (slug, title) VALUES ($1, $1) RETURNING id', [topic]);
   const goalId = await one("INSERT INTO statehub.repo_goals (repo_id, title) VALUES ($1, 'ship it') RETURNING id", [repoId]);
-  const settings: Settings = { workplanRoots: [base] };
+  const settings: Settings = { ...noSettings, workplanRoots: [base] };
   return {
     root: base,
     dir,
