@@ -7,6 +7,9 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { expect } from 'chai';
 import { syncRepo } from '../src/sync/engine.ts';
+import { listWorkplanFiles } from '../src/sync/files.ts';
+import { readInThread } from '../src/sync/readers.ts';
+import { inputOfRead } from '../src/sync/reading.ts';
 import type { FileReport, SyncReport } from '../src/sync/report.ts';
 import { runCli } from './helpers/cli.ts';
 import { useTestDatabase } from './helpers/database.ts';
@@ -66,6 +69,20 @@ describe('consistency engine: reader threads and their budget', function () {
     expect(whole.summary).to.include({ files: 11, invalid: 0 });
     expect(whole.summary.updated).to.equal(late.length);
     expect(whole.missing_from_file.map((m) => [m.item, m.pruned])).to.deep.include(['SLOW-12', true]);
+  });
+
+  it('more jobs than threads wait their turn; a thread whose job fails is replaced', async function () {
+    const r = await repo();
+    for (let i = 1; i <= 3; i++) r.write(`POOL-${i}.md`, workplanText({ title: `Pool ${i}`, topic: r.topic }, ['- [ ] T1 One']));
+    const listing = (await listWorkplanFiles(r.dir, [r.root]))!;
+    const ids = (files: Awaited<ReturnType<typeof readInThread>>) => files.map((f) => inputOfRead(f).parsed.workplan?.id);
+    const jobs = await Promise.all(Array.from({ length: 5 }, () => readInThread(listing, [r.root], 10_000)));
+    for (const files of jobs) expect(ids(files)).to.deep.equal(['POOL-1', 'POOL-2', 'POOL-3']);
+    // Roots that are no list: not a problem of a file, so the job fails, and says so.
+    let failure: unknown;
+    await readInThread(listing, 'not a list' as never, 10_000).catch((err: unknown) => (failure = err));
+    expect((failure as Error).message).to.match(/^reading the workplan files failed: /);
+    expect(ids(await readInThread(listing, [r.root], 10_000))).to.deep.equal(['POOL-1', 'POOL-2', 'POOL-3']);
   });
 
   it('/healthz answers within 100 ms, each time, while a large drift and a large sync run', async function () {

@@ -146,12 +146,12 @@ export async function syncRepo(db: Db, settings: Settings, slug: string, options
  */
 async function reconcile(reader: Db | Session, writer: Session | null, repo: Repo, found: ReadFile[] | null, options: SyncOptions): Promise<SyncReport> {
   const files = found ?? [];
-  const valid = files.flatMap((f) => (f.names ? [f.names] : []));
+  const refs = files.flatMap((f) => (f.refs ? [f.refs] : []));
   const slugs = files.flatMap((f) => (f.id ? [f.id.toLowerCase()] : []));
-  const goals = valid.flatMap((w) => (w.repoGoal === null ? [] : [w.repoGoal]));
+  const goals = refs.flatMap((w) => (w.repoGoal === null ? [] : [w.repoGoal]));
   const state = await reader.tx(async (q) => {
     await q.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    return readState(q, repo.id, slugs, [...new Set(valid.map((w) => w.topic))], goals);
+    return readState(q, repo.id, slugs, [...new Set(refs.map((w) => w.topic))], goals);
   });
   const ctx: PlanContext = { repo, state, owners: ownersOf(files, state.workstreams, repo.id), prune: options.prune };
   // Inside a file's transaction: the same plan, against its workstream's rows, locked.

@@ -75,14 +75,10 @@ function release(worker: Worker, finished: boolean): void {
 
 /** A file the thread had not finished when the budget ran out. */
 function late(name: string, started: boolean, budgetMs: number): ReadFile {
-  return readFileOf(inputOf(
-    unusable(
-      name,
-      started
-        ? `the file took longer than ${budgetMs} ms to read (SYNC_READ_BUDGET): the hub stopped reading it`
-        : `not read: the repo's workplan files took longer than ${budgetMs} ms to read (SYNC_READ_BUDGET), and the hub stopped before this one`,
-    ),
-  ));
+  const why = started
+    ? `the file took longer than ${budgetMs} ms to read (SYNC_READ_BUDGET): the hub stopped reading it`
+    : `not read: the repo's workplan files took longer than ${budgetMs} ms to read (SYNC_READ_BUDGET), and the hub stopped before this one`;
+  return readFileOf(inputOf(unusable(name, why)));
 }
 
 interface Outcome {

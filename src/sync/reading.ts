@@ -3,8 +3,7 @@
 // and hands each file over as a ReadFile: the little the engine needs of every file before it
 // plans any, and the parsed form as JSON, made into objects only when the file's turn comes.
 import { readWorkplanFile, type Listing, type WorkplanFile } from './files.ts';
-import { parseWorkplan } from './parse.ts';
-import type { Parsed } from './parse.ts';
+import { parseWorkplan, type Parsed } from './parse.ts';
 import type { FileInput } from './plan.ts';
 
 /** Files read at once: their reads overlap, their parsing cannot. */
@@ -14,16 +13,22 @@ export interface ReadFile {
   path: string;
   /** The workplan id, when one could be read (Parsed.id). */
   id: string | null;
-  /** The topic and repo goal a valid file names; null when the file has problems. */
-  names: { topic: string; repoGoal: number | null } | null;
+  /** The topic and repo goal a valid file refers to; null when the file has problems. */
+  refs: { topic: string; repoGoal: number | null } | null;
   /** The file's Parsed, as JSON. */
   json: string;
 }
 
+/** What the engine plans from: the parsed file, or the one problem that kept it from being read. */
+export const inputOf = (f: WorkplanFile): FileInput => ({
+  path: f.path,
+  parsed: f.text === null ? { id: null, workplan: null, problems: [f.problem!] } : parseWorkplan(f.name, f.text),
+});
+
 export const readFileOf = ({ path, parsed }: FileInput): ReadFile => ({
   path,
   id: parsed.id,
-  names: parsed.workplan && { topic: parsed.workplan.topic, repoGoal: parsed.workplan.repoGoal },
+  refs: parsed.workplan && { topic: parsed.workplan.topic, repoGoal: parsed.workplan.repoGoal },
   json: JSON.stringify(parsed),
 });
 
@@ -34,12 +39,6 @@ export interface ReadEvents {
   /** The next file is read once what this returns settles. */
   read(index: number, file: ReadFile): void | Promise<void>;
 }
-
-/** What the engine plans from: the parsed file, or the one problem that kept it from being read. */
-export const inputOf = (f: WorkplanFile): FileInput => ({
-  path: f.path,
-  parsed: f.text === null ? { id: null, workplan: null, problems: [f.problem!] } : parseWorkplan(f.name, f.text),
-});
 
 /** Reads every file of `listing` (by index into its names); only what is parsed reaches `events`. */
 export async function readListing(listing: Listing, roots: string[], events: ReadEvents): Promise<void> {
