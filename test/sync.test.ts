@@ -1,7 +1,7 @@
 // The consistency engine against a real database and real files: creating workstreams and
 // tasks from a workplan file, re-syncing without writes, the events a sync fires, files gone
 // and pruned, and one bad file not blocking the others.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { syncReport } from '../src/sync/report.ts';
@@ -184,6 +184,20 @@ describe('consistency engine: sync of a repo', function () {
     b.write('SAME-1.md', workplanText({ title: 'Elsewhere', topic: a.topic }));
     const other = await b.sync();
     expect(other.files[0]!.errors).to.deep.equal([{ line: 1, message: `SAME-1 is already the workstream of a workplan file in repo ${a.slug}` }]);
+  });
+
+  it('a file that cannot be read keeps its workstream: another file declaring the same id is invalid meanwhile', async function () {
+    const r = await repo();
+    r.write('OWN-1-z.md', workplanText({ id: 'OWN-1', title: 'The owner', topic: r.topic }));
+    const wsId = (await r.sync()).files[0]!.workstream_id;
+    writeFileSync(path.join(r.dir, 'workplans', 'OWN-1-z.md'), Buffer.from([0x2d, 0x2d, 0x2d, 0x0a, 0xff, 0x0a]));
+    r.write('OWN-1-a.md', workplanText({ id: 'OWN-1', title: 'An impostor', topic: r.topic }));
+    const report = await r.sync();
+    expect(report.files.map((f) => [f.path, f.outcome])).to.deep.equal([['workplans/OWN-1-a.md', 'invalid'], ['workplans/OWN-1-z.md', 'invalid']]);
+    expect(report.files[0]!.errors).to.deep.equal([{ line: 2, message: 'OWN-1 is also the id of workplans/OWN-1-z.md: each workplan needs its own id' }]);
+    expect(await rows('SELECT w.title, s.path FROM statehub.workstreams w JOIN statehub.workplan_workstreams s ON s.workstream_id = w.id WHERE w.id = $1', [wsId])).to.deep.equal([
+      { title: 'The owner', path: 'workplans/OWN-1-z.md' },
+    ]);
   });
 
   it('a renamed file takes its workstream along; an API-made workstream without a repo is claimed by the file that declares it', async function () {

@@ -43,15 +43,23 @@ async function lockRepo(s: Session, repo: Repo, deadline: number): Promise<boole
   }
 }
 
-/** For each workplan id: the file that owns it (the one it came from, else the first by path). */
+/**
+ * For each workplan id: the file that owns it. That is the one it came from while that file
+ * declares it, or may (its id cannot be read: unreadable, or not read in time); else the first
+ * by path.
+ */
 function ownersOf(files: ReadFile[], workstreams: Map<string, HubWorkstream>, repoId: number): Map<string, string> {
   const declaring = new Map<string, string[]>();
-  for (const f of files) if (f.id !== null) declaring.set(f.id, [...(declaring.get(f.id) ?? []), f.path]);
+  const unknown = new Set<string>();
+  for (const f of files) {
+    if (f.id === null) unknown.add(f.path);
+    else declaring.set(f.id, [...(declaring.get(f.id) ?? []), f.path]);
+  }
   const owners = new Map<string, string>();
   for (const [id, paths] of declaring) {
     const source = workstreams.get(id.toLowerCase())?.source;
     const stored = source?.repo_id === repoId ? source.path : undefined;
-    owners.set(id, stored !== undefined && paths.includes(stored) ? stored : paths[0]!);
+    owners.set(id, stored !== undefined && (paths.includes(stored) || unknown.has(stored)) ? stored : paths[0]!);
   }
   return owners;
 }

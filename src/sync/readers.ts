@@ -17,18 +17,20 @@ const BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
 
 const idle: Worker[] = [];
 const waiting: Array<() => void> = [];
+/** Threads started and not yet exited: one being stopped still counts. */
 let live = 0;
 
 /** A new thread, once it has loaded its code. */
 function spawn(): Promise<Worker> {
   const worker = new Worker(BOOT, { eval: true, execArgv: [] });
+  live++;
   // A job listens for its own thread's errors; an idle thread that fails just exits.
   worker.on('error', () => {});
   worker.on('exit', () => {
-    const i = idle.indexOf(worker);
-    if (i < 0) return;
-    idle.splice(i, 1);
     live--;
+    const i = idle.indexOf(worker);
+    if (i >= 0) idle.splice(i, 1);
+    waiting.shift()?.();
   });
   return new Promise((resolve, reject) => {
     const settle = (done: () => void) => {
@@ -36,7 +38,7 @@ function spawn(): Promise<Worker> {
       done();
     };
     const onMessage = (m: ReadMessage) => m.kind === 'ready' && settle(() => resolve(worker));
-    const onError = (err: Error) => settle(() => reject(err));
+    const onError = (err: Error) => settle(() => reject(new Error(`a workplan reader thread failed to start: ${err.message}`)));
     const onExit = (code: number) => settle(() => reject(new Error(`a workplan reader thread exited as it started (code ${code})`)));
     worker.on('message', onMessage).on('error', onError).on('exit', onExit);
   });
@@ -46,30 +48,22 @@ async function take(): Promise<Worker> {
   for (;;) {
     const worker = idle.pop();
     if (worker) return worker;
-    if (live < POOL_SIZE) {
-      live++;
-      try {
-        return await spawn();
-      } catch (err) {
-        live--;
-        waiting.shift()?.();
-        throw err;
-      }
-    }
+    // A thread that failed to start exits, and its exit wakes the next waiter.
+    if (live < POOL_SIZE) return spawn();
     await new Promise<void>((resolve) => waiting.push(resolve));
   }
 }
 
 /** Back to the pool when it finished its job; stopped when it did not (it may still be reading). */
 function release(worker: Worker, finished: boolean): void {
-  if (finished) {
-    // An idle thread must not keep the process alive (the CLI exits when its sync is done).
-    worker.unref();
-    idle.push(worker);
-  } else {
-    live--;
+  if (!finished) {
+    // Its exit frees its place.
     void worker.terminate();
+    return;
   }
+  // An idle thread must not keep the process alive (the CLI exits when its sync is done).
+  worker.unref();
+  idle.push(worker);
   waiting.shift()?.();
 }
 
@@ -104,21 +98,26 @@ function run(worker: Worker, listing: Listing, roots: string[], budgetMs: number
       } else if (m.kind === 'done') settle(() => resolve({ files: files as ReadFile[], finished: true }));
       else if (m.kind === 'failed') settle(() => reject(new Error(`reading the workplan files failed: ${m.message}`)));
     };
-    const onError = (err: Error) => settle(() => reject(err));
-    const onExit = (code: number) => settle(() => reject(new Error(`a workplan reader thread exited while reading (code ${code})`)));
+    const onError = (err: Error) => settle(() => reject(new Error(`reading the workplan files failed: ${err.message}`)));
+    const onExit = (code: number) => settle(() => reject(new Error(`reading the workplan files failed: the reader thread exited (code ${code})`)));
     const timer = setTimeout(() => {
       const all = listing.names.map((name, i) => files[i] ?? late(name, reading.has(i), budgetMs));
       settle(() => resolve({ files: all, finished: false }));
     }, budgetMs);
     worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     worker.ref();
-    worker.postMessage({ kind: 'job', listing, roots } satisfies ToReader);
+    try {
+      worker.postMessage({ kind: 'job', listing, roots } satisfies ToReader);
+    } catch (err) {
+      settle(() => reject(err));
+    }
   });
 }
 
 /**
  * The files of a listing, in its order, read and parsed by a reader thread within `budgetMs`
- * (from the moment the thread has the job). Rejects only when the thread itself fails.
+ * (from the moment the thread has the job); a file's own problems are in its parsed form.
+ * Rejects when the job fails otherwise (the thread errs, exits, or meets an unexpected error).
  */
 export async function readInThread(listing: Listing, roots: string[], budgetMs: number): Promise<ReadFile[]> {
   if (listing.names.length === 0) return [];

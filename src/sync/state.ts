@@ -44,13 +44,14 @@ export interface HubState {
   transitions: Transitions;
 }
 
+/** File tasks fetched at a time. */
+const TASK_PAGE = 2000;
+
 /**
  * The workstreams with these slugs and, with `repoId`, every one that came from that repo's
  * files; `lock` takes their row locks (and their file tasks') for the rest of the transaction.
  * `q` must be in a transaction (the tasks are read through a cursor).
  */
-const TASK_PAGE = 2000;
-
 export async function readWorkstreams(q: Queryable, slugs: string[], repoId: number | null, lock: boolean): Promise<Pick<HubState, 'workstreams' | 'tasks'>> {
   const ws = await q.query<Omit<HubWorkstream, 'source'> & { source_repo_id: number | null; source_repo_slug: string; source_path: string; source_base: Base }>(
     `SELECT w.id, w.slug, w.title, w.status, tp.slug AS topic, w.repo_id, r.slug AS repo_slug, w.repo_goal_id AS repo_goal,
