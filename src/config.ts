@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { resolveDatabaseUrl } from './pgpass.ts';
-import { DUPLICATE_WINDOW_RANGE, durationWithin, READ_BUDGET_RANGE, POLL_INTERVAL_RANGE, RETENTION_RANGE, SHUTDOWN_TIMEOUT_RANGE, STATEMENT_TIMEOUT_RANGE, type DurationRange } from './durations.ts';
+import { DUPLICATE_WINDOW_RANGE, durationWithin, POLL_INTERVAL_RANGE, READ_BUDGET_RANGE, RETENTION_RANGE, SHUTDOWN_TIMEOUT_RANGE, STATEMENT_TIMEOUT_RANGE, type DurationRange } from './durations.ts';
 
 const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalText = z.string().trim().min(1).optional();
@@ -88,8 +88,8 @@ const schema = z.object({
     .pipe(z.array(z.string().refine((p) => path.isAbsolute(p), 'expected absolute directories separated by ":"')))
     .default([]),
   /**
-   * How long the engine may take to read and parse one repo's workplan files (in a reader
-   * thread); files not read by then are reported invalid, and nothing is pruned.
+   * How long a reader thread may take to read and parse one repo's listed workplan files;
+   * files not read by then are reported invalid, and no workstream is taken for gone.
    */
   SYNC_READ_BUDGET: duration(READ_BUDGET_RANGE).default(30_000),
   /** Where `statehub start` keeps the embedded PostgreSQL's data. */

@@ -41,7 +41,7 @@ export const SINCE_RANGE: DurationRange = { min: '1s', max: '3650d' };
 export const DUPLICATE_WINDOW_RANGE: DurationRange = { min: '1s', max: '30d' };
 /** A request's statements; past a few minutes a request is abandoned by any client anyway. */
 export const STATEMENT_TIMEOUT_RANGE: DurationRange = { min: '100ms', max: '10m' };
-/** A repo's workplan reading; 2,000 files of 1 MiB each parse in well under a minute. */
+/** A repo's workplan reading: 2,000 files of 2,000 tasks take seconds; past minutes a repo only holds a reader thread. */
 export const READ_BUDGET_RANGE: DurationRange = { min: '10ms', max: '10m' };
 /** `token create --expires`: under an hour is a typo more often than a plan. */
 export const TOKEN_LIFETIME_RANGE: DurationRange = { min: '1h', max: '3650d' };

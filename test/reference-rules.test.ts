@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { capturingLogger } from './helpers/log.ts';
 import type { RunningApi } from '../src/api/server.ts';
-import { createDb } from '../src/db.ts';
+import { createDb, type Db } from '../src/db.ts';
 import { silentLogger } from '../src/logger.ts';
 import { migrate } from '../src/migrate.ts';
 import { createTestDatabase, useTestDatabase } from './helpers/database.ts';
@@ -22,6 +22,26 @@ async function sqlError(p: Promise<unknown>): Promise<{ code?: string; constrain
     return err as { code?: string; constraint?: string; message: string };
   }
   throw new Error('the statement succeeded');
+}
+
+/**
+ * A new database migrated up to migration `count`, for `body`, with a pool on it and a function
+ * that runs the remaining migrations and answers the warnings they logged; dropped afterwards.
+ */
+async function migratedUpTo(count: number, body: (db: Db, migrateRest: () => Promise<string>) => Promise<void>): Promise<void> {
+  const tdb = await createTestDatabase({ migrated: false });
+  const db = createDb({ connectionString: tdb.url, max: 2 }, silentLogger());
+  try {
+    await migrate(tdb.url, silentLogger(), 'up', count);
+    await body(db, async () => {
+      const { log, lines } = capturingLogger('warn');
+      await migrate(tdb.url, log);
+      return lines.join('');
+    });
+  } finally {
+    await db.close();
+    await tdb.drop();
+  }
 }
 
 describe('reference rules enforced by PostgreSQL', function () {
@@ -154,11 +174,7 @@ describe('reference rules enforced by PostgreSQL', function () {
 
   it('migrating a database that holds rows breaking the rules succeeds, warns, checks new rows, and validates once repaired', async function () {
     this.timeout(60_000);
-    const tdb = await createTestDatabase({ migrated: false });
-    const db = createDb({ connectionString: tdb.url, max: 2 }, silentLogger());
-    const { log, lines: warnings } = capturingLogger('warn');
-    try {
-      await migrate(tdb.url, silentLogger(), 'up', 2);
+    await migratedUpTo(2, async (db, migrateRest) => {
       await db.query(`INSERT INTO statehub.topics (slug, title) VALUES ('t', 'T')`);
       await db.query(`INSERT INTO statehub.domains (slug, name) VALUES ('d', 'D')`);
       await db.query(`INSERT INTO statehub.repos (slug, domain_id) SELECT 'r', id FROM statehub.domains`);
@@ -171,8 +187,7 @@ describe('reference rules enforced by PostgreSQL', function () {
       const task = (await db.query<{ id: number }>('INSERT INTO statehub.tasks (workstream_id, title) VALUES ($1, $2) RETURNING id', [one, 'T'])).rows[0]!.id;
       await db.query('INSERT INTO statehub.progress_events (workstream_id, task_id, message) VALUES ($1, $2, $3)', [two, task, 'mismatch']);
 
-      await migrate(tdb.url, log);
-      const text = warnings.join('');
+      const text = await migrateRest();
       expect(text).to.match(/progress_events_task_in_workstream/).and.match(/workstreams_repo_goal_needs_repo/);
       const validated = async () =>
         Object.fromEntries((await db.query<{ conname: string; convalidated: boolean }>(
@@ -191,29 +206,18 @@ describe('reference rules enforced by PostgreSQL', function () {
       await db.query('ALTER TABLE statehub.workstreams VALIDATE CONSTRAINT workstreams_repo_goal_needs_repo');
       await db.query('ALTER TABLE statehub.progress_events VALIDATE CONSTRAINT progress_events_task_in_workstream');
       expect(Object.values(await validated())).to.deep.equal([true, true, true]);
-    } finally {
-      await db.close();
-      await tdb.drop();
-    }
+    });
   });
 
   it('migration 0008 keeps notes that name no work, warns, and checks every new event', async function () {
     this.timeout(60_000);
-    const tdb = await createTestDatabase({ migrated: false });
-    const db = createDb({ connectionString: tdb.url, max: 2 }, silentLogger());
-    const { log, lines: warnings } = capturingLogger('warn');
-    try {
-      await migrate(tdb.url, silentLogger(), 'up', 7);
+    await migratedUpTo(7, async (db, migrateRest) => {
       await db.query(`INSERT INTO statehub.progress_events (message) VALUES ('about nothing')`);
-      await migrate(tdb.url, log);
-      expect(warnings.join('')).to.match(/progress_events_names_work/);
+      expect(await migrateRest()).to.match(/progress_events_names_work/);
       const validated = async () => (await db.query(`SELECT convalidated FROM pg_constraint WHERE conname = 'progress_events_names_work'`)).rows[0]!.convalidated;
       expect(await validated()).to.equal(false);
       expect(await sqlError(db.query(`INSERT INTO statehub.progress_events (message) VALUES ('again')`))).to.include({ code: '23514' });
       expect((await db.query('SELECT message FROM statehub.progress_events')).rows).to.deep.equal([{ message: 'about nothing' }]);
-    } finally {
-      await db.close();
-      await tdb.drop();
-    }
+    });
   });
 });

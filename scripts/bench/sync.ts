@@ -1,7 +1,8 @@
 // 7. The consistency engine on a 500-file repo (5 tasks per file): the first sync (creates
 // 500 workstreams and 2,500 tasks), a dry run, a re-sync of unchanged files, and a re-sync
 // after 50 files changed one box each. Baseline, same run: reading and parsing the same files
-// in a reader thread without the database, the floor under any sync of them. Each run uses a fresh repo.
+// in a reader thread without the database, the floor under any sync of them. Each run uses a
+// fresh repo.
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -8,7 +8,7 @@ import type { Listing } from './files.ts';
 import { readListing, type ReadFile } from './reading.ts';
 
 /** Parsed files posted and not yet acknowledged, at most. */
-export const IN_FLIGHT = 4;
+const IN_FLIGHT = 4;
 
 export type ToReader = { kind: 'job'; listing: Listing; roots: string[] } | { kind: 'ack' };
 
