@@ -2,6 +2,7 @@
 // loadConfig never reads process.env itself, so tests pass whatever record they need.
 import path from 'node:path';
 import { z } from 'zod';
+import { parseDatabaseUrl } from './pg-target.ts';
 import { resolveDatabaseUrl } from './pgpass.ts';
 import { DUPLICATE_WINDOW_RANGE, durationWithin, POLL_INTERVAL_RANGE, READ_BUDGET_RANGE, RETENTION_RANGE, SHUTDOWN_TIMEOUT_RANGE, STATEMENT_TIMEOUT_RANGE, type DurationRange } from './durations.ts';
 
@@ -18,16 +19,16 @@ const duration = (range: DurationRange) =>
     }
   });
 
-const postgresUrl = z.string().refine(
-  (s) => {
-    try {
-      return ['postgres:', 'postgresql:'].includes(new URL(s).protocol);
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected a postgres:// or postgresql:// URL' },
-);
+/** One host, or libpq's several (postgres://u@h1:5432,h2:5432/db?target_session_attrs=read-write). */
+const postgresUrl = z.string().transform((s, ctx) => {
+  try {
+    parseDatabaseUrl(s);
+    return s;
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 
 const natsUrl = z.string().refine(
   (s) => s.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$|^[\w.-]+:\d+$/.test(u.trim())),
@@ -55,7 +56,10 @@ const origin = z.string().transform((s, ctx) => {
 });
 
 const schema = z.object({
-  /** PostgreSQL connection URL. Unset: `statehub start` boots an embedded PostgreSQL. */
+  /**
+   * PostgreSQL connection URL; several hosts with target_session_attrs follow a failover
+   * (docs/ha.md). Unset: `statehub start` boots an embedded PostgreSQL.
+   */
   DATABASE_URL: postgresUrl.optional(),
   /** Address the API binds to. */
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -113,6 +117,11 @@ const schema = z.object({
    * store the events of its last unrecorded delta twice.
    */
   STREAM_DUPLICATE_WINDOW: duration(DUPLICATE_WINDOW_RANGE).default(86_400_000),
+  /**
+   * Replicas of the stream when the pump creates it (3 on a production cluster: it survives the
+   * loss of one server), and what it expects of one that exists (other: a warning).
+   */
+  STREAM_REPLICAS: intIn(1, 5).default(1),
   /** The envelope's `publisher` field. */
   EVENT_PUBLISHER: z.string().min(1).default('the-custodian/state-hub'),
   /** Outbox rows the pump reads per batch. */

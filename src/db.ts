@@ -3,6 +3,7 @@
 // clients in `finally`, and keeps an idle client's error from crashing the process.
 import pg from 'pg';
 import type { Logger } from './logger.ts';
+import { PgTarget } from './pg-target.ts';
 
 // bigint (int8) columns hold ids; they fit in a JS number far beyond any realistic row count.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -82,7 +83,8 @@ function logged(target: Queryable, log: Logger): Queryable {
 
 export function createDb(options: DbOptions, log: Logger): Db {
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    // Several hosts: each new connection goes to the one that takes read-write sessions now.
+    ...(PgTarget.of(options.connectionString).clientConfig() as { connectionString: string }),
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'statehub',
     statement_timeout: options.statementTimeoutMs || undefined,

@@ -13,6 +13,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from './logger.ts';
+import { PgTarget } from './pg-target.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const MIGRATIONS_DIR = path.join(root, 'migrations');
@@ -43,7 +44,8 @@ export async function migrate(
   count?: number,
   locks: LockPolicy = DEFAULT_LOCKS,
 ): Promise<MigrateResult> {
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'statehub-migrate' });
+  const { connectionString, Client = pg.Client } = PgTarget.of(databaseUrl).clientConfig();
+  const client = new Client({ connectionString, application_name: 'statehub-migrate' });
   await client.connect();
   // A migration may warn about what it could not do (e.g. 0003: rows that break a new rule).
   client.on('notice', (n) => {

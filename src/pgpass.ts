@@ -56,6 +56,8 @@ export async function readPassfile(file: string): Promise<string | undefined> {
  * missing, readable by others (libpq ignores such a file) or has no matching entry.
  */
 export function resolveDatabaseUrl(url: string): string {
+  // A URL of several hosts (pg-target.ts) cannot name a passfile, so it has nothing to resolve.
+  if (!/[?&]passfile=/.test(url)) return url;
   const u = new URL(url);
   const file = u.searchParams.get('passfile');
   if (!file || u.password) return url;

@@ -45,6 +45,8 @@ export class JetStreamPublisher {
   private next = 0;
   private readonly sweep: NodeJS.Timeout;
   private closed = false;
+  /** Since when publishes have gone unanswered or found no stream, and the last such failure; cleared by an ack. */
+  private unanswered: { since: number; reason: string } | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -52,8 +54,13 @@ export class JetStreamPublisher {
     private readonly pin: {
       /** Sent as Nats-Expected-Stream: another stream that took our subjects refuses (10060) instead of storing. */
       stream: string;
-      /** The stream is missing or no longer ours for the subject: whoever owns it should look. */
-      onTrouble(why: string): void;
+      /**
+       * No stream answered for the subject (503): it was deleted, or its servers are electing a
+       * leader. Whoever owns the stream should look; the publish is retried either way.
+       */
+      onNoResponders(): void;
+      /** Another stream than ours stores the subject: publishing must stop until an operator acts. */
+      onMismatch(why: string): void;
     } | undefined = undefined,
   ) {
     this.prefix = `${createInbox()}.`;
@@ -65,6 +72,18 @@ export class JetStreamPublisher {
   /** How many publishes await their ack. */
   get inFlight(): number {
     return this.waiting.size;
+  }
+
+  /**
+   * Publishes have found no stream, or no answer, since `since` (Date.now()) and none was acked
+   * since: a stream leader election, a cluster without quorum, a stream deleted.
+   */
+  get outage(): { since: number; reason: string } | undefined {
+    return this.unanswered;
+  }
+
+  private failedUnanswered(reason: string): void {
+    this.unanswered = { since: this.unanswered?.since ?? Date.now(), reason };
   }
 
   publish(subject: string, data: Uint8Array, msgID: string): Promise<PubAck> {
@@ -94,7 +113,8 @@ export class JetStreamPublisher {
       // A status message, not an ack: 503 when no stream listens on the subject.
       const code = msg.headers?.code ?? 0;
       if (code === 503) {
-        this.pin?.onTrouble('no stream stores the subject');
+        this.failedUnanswered('no responders: no stream leader stores the subject');
+        this.pin?.onNoResponders();
         return w.reject(new PublishFailure('no responders: no JetStream stream stores the subject', ErrorCode.NoResponders));
       }
       return w.reject(new PublishFailure(`unexpected status ${code} ${msg.headers?.description ?? ''}`.trim(), String(code)));
@@ -106,10 +126,11 @@ export class JetStreamPublisher {
       return w.reject(new PublishFailure('the PubAck is not JSON', ErrorCode.JetStreamInvalidAck));
     }
     if (reply.error) {
-      if (reply.error.err_code === STREAM_NOT_MATCH) this.pin?.onTrouble(`another stream than ${this.pin.stream} stores the subject`);
+      if (reply.error.err_code === STREAM_NOT_MATCH) this.pin?.onMismatch(`another stream than ${this.pin.stream} stores the subject`);
       return w.reject(new PublishFailure(reply.error.description, String(reply.error.code), reply.error));
     }
     if (!reply.stream || typeof reply.seq !== 'number') return w.reject(new PublishFailure('invalid PubAck', ErrorCode.JetStreamInvalidAck));
+    this.unanswered = undefined;
     w.resolve({ stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true });
   }
 
@@ -119,6 +140,7 @@ export class JetStreamPublisher {
     for (const [token, w] of this.waiting) {
       if (w.deadline > now) break;
       this.waiting.delete(token);
+      this.failedUnanswered(`no PubAck within ${this.timeoutMs} ms`);
       w.reject(new PublishFailure(`no PubAck within ${this.timeoutMs} ms`, ErrorCode.Timeout));
     }
   }

@@ -9,7 +9,7 @@
 import type { Logger } from '../logger.ts';
 import { Backoff } from './backoff.ts';
 import type { Ack, OutboxRow, Parked } from './outbox.ts';
-import { classify, PermanentPublishError } from './publish.ts';
+import { classify, PermanentPublishError, TransientPublishError } from './publish.ts';
 
 export interface LaneRow extends OutboxRow {
   /** The key is blocked by an event parked earlier: park this one as waiting. */
@@ -55,9 +55,17 @@ interface Lane {
   failingSince?: number;
 }
 
-/** How long sending pauses after a transient failure, or while NATS is unusable. */
-const PAUSE_MS = { base: 100, cap: 5000 };
-const RETRY_MS = { base: 100, cap: 10_000 };
+/**
+ * How long sending pauses after a transient failure, and how long a failed event waits before it
+ * is sent again. An unanswered publish (a stream leader election, a reconnect) ends by itself, so
+ * it is retried four times a second, and the first ack sends every waiting event again at once:
+ * publishing resumes within about 250 ms of the stream's return. A refusal (storage full,
+ * account limits) waits for an operator, so it is retried less often. While NATS is unusable
+ * (disconnected) only a flag is looked at, every UNUSABLE_MS.
+ */
+const PAUSE_MS = { base: 100, unansweredCap: 250, refusedCap: 5000 };
+const RETRY_MS = { base: 100, unansweredCap: 250, refusedCap: 10_000 };
+const UNUSABLE_MS = 250;
 
 export class Lanes {
   readonly parked: Parked[] = [];
@@ -75,7 +83,9 @@ export class Lanes {
   private closed = false;
   private aborted = false;
   private pausedUntil = 0;
-  private readonly pause = new Backoff(PAUSE_MS.base, PAUSE_MS.cap);
+  private readonly pause = new Backoff(PAUSE_MS.base, PAUSE_MS.refusedCap);
+  /** Lanes waiting to retry their head row, with the timer that will. */
+  private readonly retrying = new Map<string, NodeJS.Timeout>();
   private timer: NodeJS.Timeout | undefined;
   private finish: ((end: 'done' | 'aborted') => void) | undefined;
   private roomWaiter: { rows: number; resolve: () => void } | undefined;
@@ -152,6 +162,8 @@ export class Lanes {
     if (this.aborted) return;
     this.aborted = true;
     clearTimeout(this.timer);
+    for (const timer of this.retrying.values()) clearTimeout(timer);
+    this.retrying.clear();
     this.roomWaiter?.resolve();
     this.finish?.('aborted');
   }
@@ -176,8 +188,8 @@ export class Lanes {
     const now = Date.now();
     if (now < this.pausedUntil) return this.wakeAt(this.pausedUntil - now);
     if (!this.o.canPublish()) {
-      this.pausedUntil = now + this.pause.next();
-      return this.wakeAt(this.pausedUntil - now);
+      this.pausedUntil = now + UNUSABLE_MS;
+      return this.wakeAt(UNUSABLE_MS);
     }
     while (this.inFlight < this.o.maxInFlight && this.readyHead < this.ready.length) {
       const key = this.ready[this.readyHead++]!;
@@ -213,6 +225,8 @@ export class Lanes {
         lane.failingSince = undefined;
         this.lastAckAt = performance.now();
         this.pause.reset();
+        this.pausedUntil = 0;
+        this.retryNow(); // JetStream answers again: what waits for it need not wait for its timer
         this.o.onAck({ id: row.id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, occurredAt: row.occurred_at });
         this.advance(key, lane);
       },
@@ -261,7 +275,7 @@ export class Lanes {
   }
 
   private failed(key: string, lane: Lane, row: LaneRow, err: unknown): void {
-    const failure = err instanceof PermanentPublishError ? err : classify(err);
+    const failure = err instanceof PermanentPublishError || err instanceof TransientPublishError ? err : classify(err);
     this.o.onError(row, failure, failure instanceof PermanentPublishError);
     if (failure instanceof PermanentPublishError) {
       // Order per key is the consumer's contract: the key's later events wait for an operator.
@@ -277,15 +291,31 @@ export class Lanes {
       return this.takeOut(key, lane, { id: row.id, key, state: 'waiting', error: failure.message });
     }
     // Transient: the same row again after a while; its key's later rows wait for it.
-    lane.backoff ??= new Backoff(RETRY_MS.base, RETRY_MS.cap);
+    lane.backoff ??= new Backoff(RETRY_MS.base, failure.unanswered ? RETRY_MS.unansweredCap : RETRY_MS.refusedCap);
     const delay = lane.backoff.next();
     // Not this message's trouble (classify): every key would meet it, so sending pauses for all.
-    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + this.pause.next());
-    setTimeout(() => {
-      if (this.aborted) return;
-      this.ready.push(key);
-      this.send();
-    }, delay).unref();
+    const pause = Math.min(this.pause.next(), failure.unanswered ? PAUSE_MS.unansweredCap : PAUSE_MS.refusedCap);
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pause);
+    const timer = setTimeout(() => this.retry(key), delay);
+    timer.unref();
+    this.retrying.set(key, timer);
     this.send();
+  }
+
+  private retry(key: string): void {
+    this.retrying.delete(key);
+    if (this.aborted) return;
+    this.ready.push(key);
+    this.send();
+  }
+
+  /** Every lane waiting to retry goes now (send() runs after the ack that called this). */
+  private retryNow(): void {
+    if (this.retrying.size === 0) return;
+    for (const [key, timer] of this.retrying) {
+      clearTimeout(timer);
+      this.ready.push(key);
+    }
+    this.retrying.clear();
   }
 }

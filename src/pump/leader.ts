@@ -8,11 +8,16 @@
 // releases the lock. On its side the leader gives up its query after QUERY_TIMEOUT_MS and steps
 // down, well before the lease runs out: two pumps never publish at once for long, and a standby
 // leads within about LEASE_MS + 1 s of the partition (docs/operations.md).
+//
+// A leader that cannot publish (its NATS server gone) hands over, but only to a pump that can:
+// each pump holds ABLE_LOCK in shared mode while it can publish. An outage every pump shares (a
+// stream leader election, all of NATS down) moves nothing: a hand-over would only add a delay.
 
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
+import { PgTarget } from '../pg-target.ts';
 import { describe } from './backoff.ts';
-import { describeForeignHolder, LEADER_APPLICATION, LEADER_LOCK, leaderLockHolder, type LockHolder } from './lock-holder.ts';
+import { ABLE_LOCK, anotherPumpCanPublish, describeForeignHolder, LEADER_APPLICATION, LEADER_LOCK, leaderLockHolder, type LockHolder } from './lock-holder.ts';
 /** The server ends a lock session that sent nothing for this long (its lock goes with it). */
 export const LEASE_MS = 10_000;
 /** The leader's own check: a lock query unanswered this long means it is cut off, so it steps down. */
@@ -25,8 +30,8 @@ export interface LeaderOptions {
   onChange(leader: boolean): void;
   /**
    * Whether this pump can publish now (NATS usable). A leader that cannot for longer than
-   * stepDownAfterMs lets go of the lock so a standby that can takes over; a pump that cannot
-   * does not contend.
+   * stepDownAfterMs lets go of the lock when a standby can, so that one takes over; a pump that
+   * cannot does not contend.
    */
   canPublish?(): boolean;
   stepDownAfterMs?: number;
@@ -40,6 +45,10 @@ export class LeaderElection {
   /** Since when canPublish() has been false; undefined while it is true. */
   private unableSince: number | undefined;
   private announced = false;
+  /** Whether the lock session holds ABLE_LOCK now. */
+  private advertised = false;
+  /** Logged once per spell of being unable with no standby able either. */
+  private toldStaying = false;
   /** Who holds the lock while this pump does not, when that is not a pump; undefined otherwise. */
   private foreign: LockHolder | undefined;
   private stopped = false;
@@ -76,11 +85,18 @@ export class LeaderElection {
       const client = this.client ?? (await this.connect());
       const able = this.options.canPublish?.() ?? true;
       this.unableSince = able ? undefined : (this.unableSince ?? Date.now());
+      if (able) this.toldStaying = false;
+      await this.advertise(client, able);
       if (this.leader) {
         if (this.unableSince !== undefined && Date.now() - this.unableSince > (this.options.stepDownAfterMs ?? 10_000)) {
-          await client.query('SELECT pg_advisory_unlock($1, $2)', [...LEADER_LOCK]);
-          this.log.warn('cannot publish (NATS unusable): stepping down so a standby can lead');
-          this.setLeader(false);
+          if (await anotherPumpCanPublish(client)) {
+            await client.query('SELECT pg_advisory_unlock($1, $2)', [...LEADER_LOCK]);
+            this.log.warn('cannot publish (NATS unusable): stepping down for a standby that can');
+            this.setLeader(false);
+            return;
+          }
+          if (!this.toldStaying) this.log.warn('cannot publish (NATS unusable), and no standby can either: keeping the lead');
+          this.toldStaying = true;
           return;
         }
         // A dead lock connection is noticed by its 'error' event at once; this catches a silent one.
@@ -106,6 +122,19 @@ export class LeaderElection {
     }
   }
 
+  /** Takes or lets go of ABLE_LOCK (shared) when this pump's ability to publish changed. */
+  private async advertise(client: pg.Client, able: boolean): Promise<void> {
+    if (able === this.advertised) return;
+    if (!able) {
+      await client.query('SELECT pg_advisory_unlock_shared($1, $2)', [...ABLE_LOCK]);
+      this.advertised = false;
+      return;
+    }
+    // try: a foreign session holding it exclusively must not block the lease's query.
+    const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_lock_shared($1, $2) AS got', [...ABLE_LOCK]);
+    this.advertised = rows[0]?.got === true;
+  }
+
   private noteHolder(foreign: LockHolder | undefined): void {
     if (foreign && this.foreign?.pid !== foreign.pid) this.log.error(describeForeignHolder(foreign), { pid: foreign.pid, user: foreign.user, application: foreign.application });
     if (!foreign && this.foreign) this.log.info('the leader lock is no longer held by a foreign session');
@@ -114,8 +143,9 @@ export class LeaderElection {
   }
 
   private async connect(): Promise<pg.Client> {
-    const client = new pg.Client({
-      connectionString: this.options.connectionString,
+    const { connectionString, Client = pg.Client } = PgTarget.of(this.options.connectionString).clientConfig();
+    const client = new Client({
+      connectionString,
       application_name: LEADER_APPLICATION,
       keepAlive: true,
       query_timeout: QUERY_TIMEOUT_MS,
@@ -131,6 +161,7 @@ export class LeaderElection {
       throw new Error('stopped');
     }
     this.client = client;
+    this.advertised = false; // a new session holds nothing
     return client;
   }
 

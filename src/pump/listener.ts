@@ -3,6 +3,7 @@
 // this connection was down are lost.
 import pgListen from 'pg-listen';
 import type { Logger } from '../logger.ts';
+import { PgTarget, type PgServer } from '../pg-target.ts';
 import { Backoff, HealthLog, sleep } from './backoff.ts';
 import { WAKE_CHANNEL } from '../events/wake.ts';
 
@@ -21,12 +22,14 @@ export class OutboxListener {
   private readonly health: HealthLog;
   private loop: Promise<void> | undefined;
   private readonly retired = new WeakSet<Subscriber>();
+  private readonly target: PgTarget;
 
   constructor(
     private readonly options: ListenerOptions,
     log: Logger,
   ) {
     this.health = new HealthLog(log, 'PostgreSQL notification listener');
+    this.target = PgTarget.of(options.connectionString);
   }
 
   get isConnected(): boolean {
@@ -41,8 +44,14 @@ export class OutboxListener {
   private async connectLoop(): Promise<void> {
     const backoff = new Backoff(250, 5000);
     while (!this.stopping.signal.aborted) {
-      const subscriber = this.create();
+      let subscriber: Subscriber | undefined;
+      let server: PgServer | undefined;
       try {
+        // pg-listen makes its own clients: give it the server to use now (pg-target.ts). A
+        // standby refuses LISTEN, so reaching one is a failure like any other, and looks again.
+        const now = await this.target.urlNow();
+        server = now.server;
+        subscriber = this.create(now.url);
         await subscriber.connect();
         await subscriber.listenTo(WAKE_CHANNEL);
         if (this.stopping.signal.aborted) return void (await this.retire(subscriber));
@@ -51,15 +60,16 @@ export class OutboxListener {
       } catch (err) {
         this.connected = false;
         this.health.failing(err);
-        await this.retire(subscriber);
+        if (server) this.target.forget(server);
+        if (subscriber) await this.retire(subscriber);
         await sleep(backoff.next(), this.stopping.signal);
       }
     }
   }
 
-  private create(): Subscriber {
+  private create(connectionString: string): Subscriber {
     const subscriber = pgListen.default(
-      { connectionString: this.options.connectionString, application_name: 'statehub-pump-listener', connectionTimeoutMillis: 10_000, keepAlive: true },
+      { connectionString, application_name: 'statehub-pump-listener', connectionTimeoutMillis: 10_000, keepAlive: true },
       // pg-listen's own reconnect cannot be stopped by close(), so it gets a few attempts and
       // then 'error'; past that this class starts over with a new subscriber it can abort.
       // retryTimeout 0 turns off its 3 s give-up timer. Payloads are not JSON.

@@ -6,6 +6,11 @@ import type { Queryable } from '../db.ts';
 
 /** Differs from the wake lock key; the two-int form keeps it apart from every bigint key. */
 export const LEADER_LOCK = [0x53544855, 0x504d5031] as const; // 'STHU', 'PMP1'
+/**
+ * Held in shared mode by every pump's lock session while that pump can publish (NATS connected,
+ * stream usable), so a leader that cannot tells an outage of its own from one every pump shares.
+ */
+export const ABLE_LOCK = [0x53544855, 0x504d5032] as const; // 'STHU', 'PMP2'
 export const LEADER_APPLICATION = 'statehub-pump-leader';
 
 export interface LockHolder {
@@ -16,6 +21,20 @@ export interface LockHolder {
   pump: boolean;
 }
 
+/** The advisory lock `key` (two-int form) as granted in this database, in pg_locks alias l. */
+const GRANTED = (key1: string, key2: string) => `l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+        AND l.classid::bigint = ${key1} AND l.objid::bigint = ${key2}
+        AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())`;
+
+/** Whether a session other than this one holds ABLE_LOCK: another pump could publish now. */
+export async function anotherPumpCanPublish(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ other: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE ${GRANTED('$1', '$2')} AND l.pid <> pg_catalog.pg_backend_pid()) AS other`,
+    [ABLE_LOCK[0], ABLE_LOCK[1]],
+  );
+  return rows[0]!.other;
+}
+
 /** The session holding the leader lock in this database; undefined when it is free. */
 export async function leaderLockHolder(db: Queryable): Promise<LockHolder | undefined> {
   // The two-int form of an advisory lock shows as classid = key1, objid = key2, objsubid = 2.
@@ -24,9 +43,7 @@ export async function leaderLockHolder(db: Queryable): Promise<LockHolder | unde
             coalesce(a.application_name = $3 AND pg_catalog.pg_has_role(a.usesysid, 'statehub_pump', 'MEMBER'), false) AS pump
        FROM pg_catalog.pg_locks l
        JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-        AND l.classid::bigint = $1 AND l.objid::bigint = $2
-        AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())`,
+      WHERE ${GRANTED('$1', '$2')}`,
     [LEADER_LOCK[0], LEADER_LOCK[1], LEADER_APPLICATION],
   );
   return rows[0];

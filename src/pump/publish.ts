@@ -17,6 +17,15 @@ export class PermanentPublishError extends Error {
  */
 export class TransientPublishError extends Error {
   override name = 'TransientPublishError';
+  /**
+   * No answer, or no stream leader to answer (a stream leader election, a server restart, a
+   * partition), rather than a refusal: it ends without anyone acting, so it is retried often.
+   */
+  readonly unanswered: boolean;
+  constructor(message: string, options: ErrorOptions & { unanswered?: boolean } = {}) {
+    super(message, options);
+    this.unanswered = options.unanswered ?? true;
+  }
 }
 
 /**
@@ -41,7 +50,7 @@ export function classify(err: unknown): PermanentPublishError | TransientPublish
   if (api) {
     const described = `JetStream refused: ${api.description} (${api.err_code ?? api.code})`;
     if (api.err_code !== undefined && REFUSED_FOR_GOOD.has(api.err_code)) return new PermanentPublishError(described, { cause: err });
-    return new TransientPublishError(described, { cause: err });
+    return new TransientPublishError(described, { cause: err, unanswered: false });
   }
   return new TransientPublishError(message, { cause: err });
 }

@@ -145,7 +145,8 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
     if (foreign) return { ready: false, detail: `not ready: ${describeForeignHolder(foreign)}` };
     const problem = link.problem;
     if (problem) return { ready: false, detail: `not ready: ${problem}` };
-    return { ready: true, detail: leader?.isLeader ? 'leader' : 'standby' };
+    const role = leader?.isLeader ? 'leader' : 'standby';
+    return { ready: true, detail: [role, ...link.warnings.map((w) => `warning: ${w}`)].join('; ') };
   }
   function maybeReady(): void {
     if (readySent || !listener.isConnected || (link && !link.publisher)) return;

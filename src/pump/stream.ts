@@ -1,6 +1,6 @@
 // Makes sure the JetStream stream exists. A stream someone else created is left exactly as it
 // is (its limits, retention and replicas are theirs), unless it cannot hold our subjects; a
-// duplicate window shorter than the one asked for is reported, not changed.
+// duplicate window shorter than the one asked for, or other replicas, are reported, not changed.
 import { millis, nanos, RetentionPolicy, StorageType, type JetStreamManager, type NatsError } from 'nats';
 import { SUBJECT_PREFIX } from '../events/catalog.ts';
 import type { Logger } from '../logger.ts';
@@ -31,17 +31,27 @@ function isNotFound(err: unknown): boolean {
 }
 
 export interface EnsuredStream {
-  /** It was missing and the pump created it (with the duplicate window asked for). */
+  /** It was missing and the pump created it (with the duplicate window and replicas asked for). */
   created: boolean;
   subjects: string[];
   duplicateWindowMs: number;
+  replicas: number;
+}
+
+/** What the pump asks of a stream it creates. */
+export interface WantedStream {
+  name: string;
+  duplicateWindowMs: number;
+  /** Copies JetStream keeps, on as many servers of a cluster (STREAM_REPLICAS). */
+  replicas: number;
 }
 
 /**
- * Creates `name` (subjects org.>, file storage, the given duplicate window) when missing; checks
- * its subjects when present. Throws StreamConfigError when they cannot hold ours.
+ * Creates the stream (subjects org.>, file storage, the given duplicate window and replicas) when
+ * missing; checks its subjects when present. Throws StreamConfigError when they cannot hold ours.
  */
-export async function ensureStream(jsm: JetStreamManager, name: string, duplicateWindowMs: number, log: Logger): Promise<EnsuredStream> {
+export async function ensureStream(jsm: JetStreamManager, wanted: WantedStream, log: Logger): Promise<EnsuredStream> {
+  const { name, duplicateWindowMs, replicas } = wanted;
   let config;
   let created = false;
   try {
@@ -56,10 +66,11 @@ export async function ensureStream(jsm: JetStreamManager, name: string, duplicat
           storage: StorageType.File,
           retention: RetentionPolicy.Limits,
           duplicate_window: nanos(duplicateWindowMs),
+          num_replicas: replicas,
         })
       ).config;
       created = true;
-      log.info('created JetStream stream', { stream: name, subjects: DEFAULT_SUBJECTS, duplicate_window_ms: duplicateWindowMs });
+      log.info('created JetStream stream', { stream: name, subjects: DEFAULT_SUBJECTS, duplicate_window_ms: duplicateWindowMs, replicas });
     } catch (addErr) {
       // Another pump may have created it a moment ago; then check what is there.
       config = (await jsm.streams.info(name).catch(() => Promise.reject(addErr))).config;
@@ -72,5 +83,5 @@ export async function ensureStream(jsm: JetStreamManager, name: string, duplicat
         `add ${OUR_SUBJECTS} (or org.>) to its subjects or set STREAM_NAME to another stream`,
     );
   }
-  return { created, subjects, duplicateWindowMs: millis(config.duplicate_window ?? 0) };
+  return { created, subjects, duplicateWindowMs: millis(config.duplicate_window ?? 0), replicas: config.num_replicas ?? 1 };
 }
