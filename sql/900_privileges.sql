@@ -10,7 +10,8 @@
 --                  TRIGGER on anything.
 --   statehub_pump  reads the outbox (never writes it: rows are immutable), appends batch rows,
 --                  parks events and releases them (requeue, skip), sets the busy flag, prunes
---                  delivered rows through statehub.prune_outbox().
+--                  delivered rows through statehub.prune_outbox(), and reads how far the
+--                  standbys have flushed through statehub.standbys_flushed().
 
 -- Roles are cluster-wide: create them once, tolerate a concurrent creator.
 DO $$
@@ -54,7 +55,8 @@ REVOKE EXECUTE ON FUNCTION
   statehub.tg_domain_goals__check_repo_links(),
   statehub.tg_tasks__check_workstream_open(),
   statehub.cancel_stale_tasks(boolean, integer),
-  statehub.prune_outbox(interval, bigint, integer)
+  statehub.prune_outbox(interval, bigint, integer),
+  statehub.standbys_flushed(pg_lsn)
 FROM PUBLIC;
 
 -- statehub_api: the hub's tables and their identity sequences, and the consistency engine's
@@ -91,6 +93,8 @@ GRANT EXECUTE ON FUNCTION statehub.activate_domain_goal(bigint), statehub.cancel
 -- Batch rows are appended, never changed; parked rows change state (requeue, skip, publish).
 GRANT SELECT ON statehub.outbox, statehub.outbox_pump_state TO statehub_pump;
 GRANT EXECUTE ON FUNCTION statehub.prune_outbox(interval, bigint, integer) TO statehub_pump;
+-- Which database it publishes from (message headers), and PUMP_WAIT_FOR_STANDBYS.
+GRANT EXECUTE ON FUNCTION statehub.database_origin(), statehub.standbys_flushed(pg_lsn) TO statehub_pump;
 DO $$
 BEGIN
   -- Migrating one step at a time (migrate up --count) below 0007, the busy flag is still called

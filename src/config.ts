@@ -128,6 +128,11 @@ const schema = z.object({
   PUMP_BATCH_SIZE: intIn(1, 10_000).default(1000),
   /** Publishes awaiting a JetStream ack at once. */
   PUMP_MAX_IN_FLIGHT: intIn(1, 10_000).default(256),
+  /**
+   * Publish a delta only once this many streaming standbys have flushed the WAL it was read at:
+   * no event on the stream that a promoted standby would not have (docs/ha.md). 0: do not wait.
+   */
+  PUMP_WAIT_FOR_STANDBYS: intIn(0, 16).default(0),
   /** Safety poll of the outbox when no notification arrives. */
   PUMP_POLL_INTERVAL: duration(POLL_INTERVAL_RANGE).default(5000),
   /** How long SIGTERM lets the delta in flight finish and be recorded before giving it up. */

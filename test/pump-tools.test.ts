@@ -146,6 +146,9 @@ describe('pump tools (outbox status, requeue, prune, replay, events tail)', func
       expect(human.stdout).to.match(/^failed: +2, 0 waiting behind them, 2 key\(s\) blocked/m);
       expect(human.stdout).to.match(/^last batch: .*1 event\(s\), ACTIVITY_EVENTS #1006–1006/m);
       expect(human.stdout).to.match(new RegExp(`^  blocked entity:3 for .* by event ${ids[3]!.id} \\(0 waiting\\): catalog says no$`, 'm'));
+      expect(human.stdout, 'no standbys on the shared server').to.match(/^standbys: +0 streaming, 0 with all WAL written so far$/m);
+      const waiting = await cli(['outbox', 'status'], { PUMP_WAIT_FOR_STANDBYS: '1' });
+      expect(waiting.stdout).to.match(/^standbys: +0 streaming, 0 with all WAL written so far; the pump publishes what 1 of them have \(PUMP_WAIT_FOR_STANDBYS\): with 0 streaming, nothing is published$/m);
     });
 
     it('reports an empty outbox as zero pending, and the origin batch as the last one', async function () {

@@ -1,11 +1,12 @@
 // npm run bench [-- [--quick] [--runs N] [name ...]]
 // Runs the benchmarks of issue 5 against a throwaway database on the shared PostgreSQL and a
 // private nats-server, prints one table and writes bench-results/<timestamp>.json.
-// Names: pump latency capture scale api recovery sync longtx longkey (default: all, in that order).
+// Names: pump latency capture scale api recovery sync longtx longkey failover (default: all, in that order).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { apiBench } from './api.ts';
 import { captureBench, pgbenchPath } from './capture.ts';
+import { failoverBench } from './failover.ts';
 import { latencyBench } from './latency.ts';
 import { longKeyBench } from './longkey.ts';
 import { longTxBench } from './longtx.ts';
@@ -18,7 +19,7 @@ import { ROOT } from './lib/env.ts';
 import { describeMachine } from './lib/machine.ts';
 import type { Bench, Figure } from './lib/types.ts';
 
-const BENCHES: Bench[] = [pumpBench, latencyBench, captureBench, scaleBench, apiBench, recoveryBench, syncBench, longTxBench, longKeyBench];
+const BENCHES: Bench[] = [pumpBench, latencyBench, captureBench, scaleBench, apiBench, recoveryBench, syncBench, longTxBench, longKeyBench, failoverBench];
 
 function usage(): never {
   console.error(`usage: npm run bench -- [--quick] [--runs N] [${BENCHES.map((b) => b.name).join('|')} ...]`);

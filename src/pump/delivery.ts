@@ -21,9 +21,11 @@ import { deliverDeltas } from './delta-run.ts';
 import type { JetStreamPublisher } from './jetstream-publisher.ts';
 import { Lanes, type Acked, type Publisher } from './lanes.ts';
 import type { PumpMetrics } from './metrics.ts';
+import { confirmDatabase, PositionAheadError, type Origin } from './origin.ts';
 import { readReleasable, settleReleased, type Parked } from './outbox.ts';
 import { envelopePublisher } from './publish.ts';
 import { ReleasePace } from './release-pace.ts';
+import type { StandbyGate } from './standbys.ts';
 
 /** While busy (writers skip NOTIFY), how often to look for new rows after an empty look; how long nothing new must arrive before going back to NOTIFY. */
 const BUSY_POLL_MS = 2;
@@ -42,6 +44,10 @@ export interface DeliveryOptions {
   /** The JetStream publisher while NATS is usable. */
   jetstream(): JetStreamPublisher | undefined;
   isLeader(): boolean;
+  /** PUMP_WAIT_FOR_STANDBYS: what a delta waits for before it is published. */
+  standbys: StandbyGate;
+  /** The database cannot be published from (its position lies ahead of it): the pump must stop. */
+  onFatal(err: Error): void;
 }
 
 export class Delivery {
@@ -63,6 +69,8 @@ export class Delivery {
   private readonly natsHealth: HealthLog;
   private running: Promise<void> | undefined;
   private readonly publish: Publisher;
+  /** The database published from, confirmed before the first delta after every (re)connect or change of leader. */
+  private origin: Origin | undefined;
   constructor(private readonly o: DeliveryOptions) {
     this.busy = new BusyFlag(o.db, o.isLeader);
     this.book = new Bookkeeping({
@@ -73,7 +81,7 @@ export class Delivery {
     });
     this.dbHealth = new HealthLog(o.log, 'outbox database access');
     this.natsHealth = new HealthLog(o.log, 'JetStream publishing');
-    this.publish = envelopePublisher(o.publisher, o.jetstream);
+    this.publish = envelopePublisher(o.publisher, o.jetstream, () => this.origin);
   }
 
   /** Asks for a look at the outbox (and at released parked events) as soon as possible. */
@@ -85,6 +93,7 @@ export class Delivery {
 
   /** A new leader cannot know what the previous one left in the busy flag, nor where it got to. */
   leadershipChanged(leader: boolean): void {
+    this.origin = undefined;
     this.busy.forget();
     this.book.forget(); // the next leader publishes it again (JetStream drops the copies)
     if (!leader) this.lanes?.abort();
@@ -96,6 +105,7 @@ export class Delivery {
    * can lose an asynchronously committed write), and notifications sent meanwhile are lost.
    */
   databaseConnected(): void {
+    this.origin = undefined;
     this.busy.forget();
     // After a server crash the last batch rows (committed asynchronously) may be gone: start
     // again from what the database says, and leave the delta in flight to be published again.
@@ -138,11 +148,22 @@ export class Delivery {
         }
       } catch (err) {
         this.lanes?.abort();
+        if (err instanceof PositionAheadError) {
+          this.o.onFatal(err);
+          this.current = 'stopped';
+          return;
+        }
         this.dbHealth.failing(err);
         this.book.forget(); // re-read: the last record may or may not have committed
+        this.origin = undefined; // the pool may reach another server next (a failover)
         this.current = 'backing off';
       }
     }
+  }
+
+  /** Whether a wait may go on: still leading, neither stopping nor given up. */
+  private mayGoOn(): boolean {
+    return this.o.isLeader() && !this.stopping && !this.abandoned;
   }
 
   private canDeliver(): boolean {
@@ -221,10 +242,12 @@ export class Delivery {
 
   /** One round: released parked events, then the next delta. True when either had events. */
   private async deliver(): Promise<boolean> {
+    this.origin ??= await confirmDatabase(this.o.db);
     const found = this.releases.take() && (await this.release());
     if (this.stopping) return found; // no new delta once stopping
     const { db, batchSize } = this.o;
-    const run = { db, batchSize, book: this.book, busy: this.busy, stopping: () => this.stopping };
+    const mayPublish = (lsn: string) => this.o.standbys.passed(lsn, () => this.mayGoOn());
+    const run = { db, batchSize, book: this.book, busy: this.busy, mayPublish, stopping: () => this.stopping };
     return (await deliverDeltas({ ...run, lanes: (onAck, onPark) => this.newLanes(true, onAck, onPark) })) || found;
   }
 
@@ -256,6 +279,7 @@ export class Delivery {
   private async release(): Promise<boolean> {
     const rows = await readReleasable(this.o.db, this.o.batchSize);
     if (rows.length === 0) return false;
+    if (!(await this.o.standbys.passedNow(() => this.mayGoOn()))) return false;
     await this.busy.set(true);
     const acks: Acked[] = [];
     const lanes = this.newLanes(false, (a) => acks.push(a));

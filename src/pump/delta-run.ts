@@ -29,6 +29,11 @@ export interface DeltaRun {
   busy: BusyFlag;
   /** New lanes (retrying transient failures) reporting to these. */
   lanes(onAck: (a: Acked) => void, onPark: (p: Parked) => void): Lanes;
+  /**
+   * Resolves true once the delta read at WAL position `lsn` may be published (enough standbys
+   * have it: PUMP_WAIT_FOR_STANDBYS), false when the pump gives up first (stopping, stepped down).
+   */
+  mayPublish(lsn: string): Promise<boolean>;
   stopping(): boolean;
 }
 
@@ -48,6 +53,8 @@ export async function deliverDeltas(r: DeltaRun): Promise<boolean> {
   const until = Date.now() + CHAIN_MAX_MS;
   const lanes = r.lanes((a) => chain.acked(a), (p) => chain.parked(p));
   while (reader) {
+    // Before the chain takes the delta: one given up here stays wholly unpublished and unrecorded.
+    if (!(await r.book.recordingWhile(r.mayPublish(reader.delta.lsn), chain))) break;
     chain.start(reader.delta.snapshot);
     for (let page = await reader.next(); page; page = await reader.next()) {
       chain.added(page);

@@ -40,6 +40,11 @@ export interface Delta {
   xipFirst: number | null;
   xipLast: number | null;
   xipEvents: number;
+  /**
+   * The WAL insert position after the snapshot was taken: at or past the commit record of every
+   * transaction in the delta (PUMP_WAIT_FOR_STANDBYS waits for standbys to flush it).
+   */
+  lsn: string;
 }
 
 const COLUMNS = `o.id, o.event_id, o.subject, o.ordering_key, o.attributes, o.occurred_at,
@@ -64,14 +69,14 @@ const IN_RANGE_PART = (range: string, current: string) =>
  */
 export const openDeltaSql = `
   WITH extent AS MATERIALIZED (
-    SELECT coalesce($5::pg_snapshot, pg_current_snapshot()) AS snap, count(*)::int AS events, min(o.id) AS first_id, max(o.id) AS last_id,
+    SELECT coalesce($5::pg_snapshot, pg_current_snapshot()) AS snap, pg_current_wal_insert_lsn()::text AS lsn, count(*)::int AS events, min(o.id) AS first_id, max(o.id) AS last_id,
            min(o.id) FILTER (WHERE o.txid >= $1::xid8) AS range_first, max(o.id) FILTER (WHERE o.txid >= $1::xid8) AS range_last,
            min(o.id) FILTER (WHERE o.txid < $1::xid8) AS xip_first, max(o.id) FILTER (WHERE o.txid < $1::xid8) AS xip_last,
            (count(*) FILTER (WHERE o.txid < $1::xid8))::int AS xip_events
       FROM statehub.outbox o
      WHERE ${newSince('$1', '$2')} AND pg_visible_in_snapshot(o.txid, coalesce($5::pg_snapshot, pg_current_snapshot())) AND o.id + 0 > $6
   )
-  SELECT e.snap::text AS delta_snapshot, e.events AS delta_events, e.first_id AS delta_first_id, e.last_id AS delta_last_id,
+  SELECT e.snap::text AS delta_snapshot, e.lsn AS delta_lsn, e.events AS delta_events, e.first_id AS delta_first_id, e.last_id AS delta_last_id,
          e.range_first AS delta_range_first, e.range_last AS delta_range_last,
          e.xip_first AS delta_xip_first, e.xip_last AS delta_xip_last, e.xip_events AS delta_xip_events, 'range' AS part, page.*
     FROM extent e
@@ -83,7 +88,7 @@ export const openDeltaSql = `
        LIMIT $3
     ) AS page ON true
   UNION ALL
-  SELECT e.snap::text, e.events, e.first_id, e.last_id, e.range_first, e.range_last, e.xip_first, e.xip_last, e.xip_events, 'xip', x.*
+  SELECT e.snap::text, e.lsn, e.events, e.first_id, e.last_id, e.range_first, e.range_last, e.xip_first, e.xip_last, e.xip_events, 'xip', x.*
     FROM extent e
     JOIN LATERAL (
       SELECT * FROM (
@@ -121,6 +126,7 @@ export const readXipPageSql = `
 
 type Row = DeltaRow & {
   delta_snapshot: string;
+  delta_lsn: string;
   delta_events: number;
   delta_first_id: number | null;
   delta_last_id: number | null;
@@ -154,6 +160,7 @@ export async function openDelta(db: Queryable, previous: string, pageSize: numbe
     xipFirst: f.delta_xip_first,
     xipLast: f.delta_xip_last,
     xipEvents: f.delta_xip_events,
+    lsn: f.delta_lsn,
   };
   const page = (part: Row['part']) =>
     rows

@@ -86,12 +86,14 @@ export class JetStreamPublisher {
     this.unanswered = { since: this.unanswered?.since ?? Date.now(), reason };
   }
 
-  publish(subject: string, data: Uint8Array, msgID: string): Promise<PubAck> {
+  /** `extra`: more headers for the message (the pump's origin headers). */
+  publish(subject: string, data: Uint8Array, msgID: string, extra?: Record<string, string>): Promise<PubAck> {
     if (this.closed) return Promise.reject(new PublishFailure('publisher closed', ErrorCode.ConnectionClosed));
     const token = ++this.next;
     const h = headers();
     h.set('Nats-Msg-Id', msgID);
     if (this.pin) h.set('Nats-Expected-Stream', this.pin.stream);
+    for (const [name, value] of Object.entries(extra ?? {})) h.set(name, value);
     return new Promise<PubAck>((resolve, reject) => {
       try {
         this.nc.publish(subject, data, { reply: `${this.prefix}${token}`, headers: h });

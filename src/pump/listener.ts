@@ -73,7 +73,9 @@ export class OutboxListener {
       // pg-listen's own reconnect cannot be stopped by close(), so it gets a few attempts and
       // then 'error'; past that this class starts over with a new subscriber it can abort.
       // retryTimeout 0 turns off its 3 s give-up timer. Payloads are not JSON.
-      { retryLimit: 4, retryTimeout: 0, retryInterval: (attempt: number) => Math.min(250 * 2 ** attempt, 2000), parse: (s: string) => s },
+      // With several hosts (pg-target.ts) the server may be gone for good (a failover): after one
+      // failed reconnect, look for the one that takes writes now.
+      { retryLimit: this.target.plain ? 4 : 1, retryTimeout: 0, retryInterval: (attempt: number) => Math.min(250 * 2 ** attempt, 2000), parse: (s: string) => s },
     );
     // A retired subscriber may still finish a reconnect it had started: close it again.
     const gone = () => this.stopping.signal.aborted || this.retired.has(subscriber);

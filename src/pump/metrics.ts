@@ -11,6 +11,11 @@ import type { BacklogReading } from './backlog-sampler.ts';
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 export class PumpMetrics {
+  constructor(
+    /** How long the current delta has waited for standbys (PUMP_WAIT_FOR_STANDBYS), in seconds. */
+    private readonly standbyWait: () => number = () => 0,
+  ) {}
+
   published = 0;
   duplicates = 0;
   publishErrors = 0;
@@ -76,6 +81,9 @@ export class PumpMetrics {
       `statehub_pump_capture_to_ack_seconds_bucket{le="+Inf"} ${this.latencyCount}`,
       `statehub_pump_capture_to_ack_seconds_sum ${this.latencySum}`,
       `statehub_pump_capture_to_ack_seconds_count ${this.latencyCount}`,
+    ]);
+    metric('statehub_pump_standby_wait_seconds', 'gauge', 'How long the delta in hand has waited for standbys to flush its WAL (PUMP_WAIT_FOR_STANDBYS); 0 when none waits.', [
+      `statehub_pump_standby_wait_seconds ${this.standbyWait()}`,
     ]);
     metric('statehub_pump_leader', 'gauge', '1 when this pump holds the leader lock and publishes.', [`statehub_pump_leader ${this.leader ? 1 : 0}`]);
     metric('statehub_pump_leader_lock_foreign', 'gauge', '1 when a session that is not a pump holds the leader lock, so no pump can publish.', [

@@ -5,6 +5,7 @@ import { ErrorCode, type NatsError } from 'nats';
 import { CatalogError, toEnvelope } from '../events/catalog.ts';
 import type { JetStreamPublisher } from './jetstream-publisher.ts';
 import type { Publisher } from './lanes.ts';
+import type { Origin } from './origin.ts';
 
 /** JetStream or the client refused this message for good (too large, invalid): park it. */
 export class PermanentPublishError extends Error {
@@ -57,11 +58,15 @@ export function classify(err: unknown): PermanentPublishError | TransientPublish
 
 const encoder = new TextEncoder();
 
+/** Headers naming the database an event was published from: a consumer sees a failover as a new timeline. */
+export const ORIGIN_HEADERS = { system: 'Statehub-Db-System', timeline: 'Statehub-Db-Timeline' } as const;
+
 /**
- * Publishes an outbox row as its envelope, with the event id as Nats-Msg-Id. A row the catalog
- * refuses fails as permanent; no JetStream (NATS not usable) as transient.
+ * Publishes an outbox row as its envelope, with the event id as Nats-Msg-Id and the database's
+ * origin as headers. A row the catalog refuses fails as permanent; no JetStream (NATS not
+ * usable) as transient.
  */
-export function envelopePublisher(publisher: string, jetstream: () => JetStreamPublisher | undefined): Publisher {
+export function envelopePublisher(publisher: string, jetstream: () => JetStreamPublisher | undefined, origin: () => Origin | undefined): Publisher {
   return (row) => {
     let data: Uint8Array;
     try {
@@ -72,6 +77,8 @@ export function envelopePublisher(publisher: string, jetstream: () => JetStreamP
     }
     const js = jetstream();
     if (!js) return Promise.reject(new Error('NATS is not usable'));
-    return js.publish(row.subject, data, row.event_id);
+    const o = origin();
+    const extra = o ? { [ORIGIN_HEADERS.system]: o.system, [ORIGIN_HEADERS.timeline]: String(o.timeline) } : undefined;
+    return js.publish(row.subject, data, row.event_id, extra);
   };
 }

@@ -1,7 +1,7 @@
 // startPump wires the pump's parts together: listener, leader election, NATS link, delivery and
 // metrics. `statehub pump` runs it under signal handling; `statehub start` runs it in-process.
 import { requireDatabaseUrl, type Config } from '../config.ts';
-import { createDb, type DbOptions, type Queryable } from '../db.ts';
+import { createDb, type DbOptions } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { describe } from './backoff.ts';
 import { JetStreamLink } from './jetstream.ts';
@@ -13,7 +13,9 @@ import { BacklogSampler } from './backlog-sampler.ts';
 import { Delivery } from './delivery.ts';
 import { PumpMetrics, startMetricsServer, type Readiness } from './metrics.ts';
 import { readNatsFiles } from './nats.ts';
-import { readPosition, setBusy } from './outbox.ts';
+import { confirmDatabase, PositionAheadError } from './origin.ts';
+import { setBusy } from './outbox.ts';
+import { StandbyGate } from './standbys.ts';
 
 /** How often the backlog gauges are read from the database; a scrape shows the last reading. */
 const BACKLOG_EVERY_MS = 5000;
@@ -21,25 +23,6 @@ const BACKLOG_EVERY_MS = 5000;
 /** The pump cannot start: database unreachable or not migrated, metrics port taken. */
 export class PumpStartError extends Error {
   override name = 'PumpStartError';
-}
-
-/**
- * The position's snapshot must lie in this database's past. After a logical restore into another
- * cluster (pg_dump/pg_restore, logical replication) transaction ids start lower, new events would
- * look delivered already, and the pump would publish nothing without saying so.
- */
-async function checkPosition(db: Queryable): Promise<void> {
-  const position = await readPosition(db);
-  const { rows } = await db.query<{ behind: boolean }>(
-    'SELECT pg_snapshot_xmax(pg_current_snapshot()) < pg_snapshot_xmax($1::pg_snapshot) AS behind',
-    [position.partial?.snapshot ?? position.snapshot],
-  );
-  if (rows[0]!.behind) {
-    throw new PumpStartError(
-      `the delivery position (batch ${position.batchId}, snapshot ${position.snapshot}) is ahead of this database's transaction ids: ` +
-        'it was restored from a logical dump into another cluster; reset the position as docs/operations.md ("After a logical restore") says',
-    );
-  }
 }
 
 export interface PumpOptions {
@@ -64,28 +47,39 @@ export interface PumpHandle {
 /**
  * The pump's pool. Bookkeeping commits need not wait for the disk: a batch row lost in a crash
  * only re-publishes its delta, which JetStream drops as duplicates, and the writers keep the
- * fsyncs to themselves. It polls the outbox many times a second while events come in, each poll
- * an index lookup: no parallel workers, no JIT (plainPlans). The client-side timeout ends a query
- * a partition swallowed (the server's cannot).
+ * fsyncs to themselves. Not while it waits for standbys: a delta waits for the WAL written
+ * before it was read, and an unflushed batch row would hold it back until the WAL writer's
+ * next round (wal_writer_delay, 200 ms). It polls the outbox many times a second while events
+ * come in, each poll an index lookup: no parallel workers, no JIT (plainPlans). The client-side
+ * timeout ends a query a partition swallowed (the server's cannot).
  */
-export function pumpDbOptions(url: string): DbOptions {
-  return { connectionString: url, max: 4, applicationName: 'statehub-pump', statementTimeoutMs: 30_000, queryTimeoutMs: 35_000, asyncCommit: true, plainPlans: true };
+export function pumpDbOptions(url: string, waitForStandbys = 0): DbOptions {
+  return {
+    connectionString: url,
+    max: 4,
+    applicationName: 'statehub-pump',
+    statementTimeoutMs: 30_000,
+    queryTimeoutMs: 35_000,
+    asyncCommit: waitForStandbys === 0,
+    plainPlans: true,
+  };
 }
 
 export async function startPump(config: Config, log: Logger, options: PumpOptions = {}): Promise<PumpHandle> {
   const url = requireDatabaseUrl(config);
   // Before any connection: a bad credentials or TLS file is a ConfigError (exit 2).
   const natsFiles = readNatsFiles(config);
-  const db = createDb(pumpDbOptions(url), log);
+  const db = createDb(pumpDbOptions(url, config.PUMP_WAIT_FOR_STANDBYS), log);
   try {
-    await checkPosition(db);
+    await confirmDatabase(db);
   } catch (err) {
     await db.close();
-    if (err instanceof PumpStartError) throw err;
+    if (err instanceof PositionAheadError) throw new PumpStartError(err.message, { cause: err });
     throw new PumpStartError(`cannot read the delivery position in statehub.outbox_batches (is the database up and migrated?): ${describe(err)}`, { cause: err });
   }
 
-  const metrics = new PumpMetrics();
+  const standbys = new StandbyGate(db, config.PUMP_WAIT_FOR_STANDBYS);
+  const metrics = new PumpMetrics(() => standbys.waitSeconds);
   let fatal: Error | undefined;
   let readySent = false;
   const natsConfigured = Boolean(config.NATS_URL);
@@ -94,11 +88,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
   const link = natsConfigured
     ? new JetStreamLink(config, natsFiles, log, {
         onUsable: () => (delivery.wake(), maybeReady()),
-        onFatal: (err) => {
-          fatal ??= err;
-          log.error('pump cannot continue', { error: describe(err) });
-          void handle.stop();
-        },
+        onFatal: cannotContinue,
       })
     : undefined;
   const leader = natsConfigured
@@ -125,6 +115,8 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
     publisher: config.EVENT_PUBLISHER,
     jetstream: () => link?.publisher,
     isLeader: () => leader?.isLeader ?? false,
+    standbys,
+    onFatal: cannotContinue,
   });
   const listener = new OutboxListener(
     {
@@ -138,12 +130,19 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
     log,
   );
 
+  /** A fatal error (the stream cannot hold our subjects, the database's position lies ahead): stop, exiting with it. */
+  function cannotContinue(err: Error): void {
+    fatal ??= err;
+    log.error('pump cannot continue', { error: describe(err) });
+    void handle.stop();
+  }
+
   function readiness(): Readiness {
     if (!listener.isConnected) return { ready: false, detail: 'not ready: PostgreSQL listener disconnected' };
     if (!link) return { ready: true, detail: 'standby (NATS not configured)' };
     const foreign = leader?.foreignHolder;
     if (foreign) return { ready: false, detail: `not ready: ${describeForeignHolder(foreign)}` };
-    const problem = link.problem;
+    const problem = link.problem ?? standbys.problem;
     if (problem) return { ready: false, detail: `not ready: ${problem}` };
     const role = leader?.isLeader ? 'leader' : 'standby';
     return { ready: true, detail: [role, ...link.warnings.map((w) => `warning: ${w}`)].join('; ') };

@@ -1,4 +1,4 @@
-// A private PostgreSQL 15 primary plus a streaming standby, for failover tests: temporary data
+// A private PostgreSQL 15 primary plus streaming standbys (one by default), for failover tests: temporary data
 // directories, free ports, stopped by pid and deleted. The tests run as root and PostgreSQL
 // refuses to, so every server binary runs as `postgres` through runuser; the temp directory
 // (also the socket directory) belongs to it. Replication is asynchronous, as in production
@@ -29,10 +29,12 @@ export interface PgNode {
 export interface PgCluster {
   /** The node started as primary. */
   readonly primary: PgNode;
+  /** The first standby. */
   readonly standby: PgNode;
-  /** Creates database `name` on the primary and migrates it; resolves once the standby has replayed it. */
+  readonly standbys: readonly PgNode[];
+  /** Creates database `name` on the primary and migrates it; resolves once the standbys have replayed it. */
   createDatabase(name: string): Promise<void>;
-  /** Waits until the standby has replayed everything the primary has written so far. */
+  /** Waits until every standby has replayed everything the primary has written so far. */
   caughtUp(): Promise<void>;
   /** SIGSTOPs the primary's walsender(s): the primary keeps committing, the standby stops hearing of it. */
   freezeReplication(): Promise<void>;
@@ -40,13 +42,18 @@ export interface PgCluster {
   thawReplication(): Promise<void>;
   /** pg_ctl -m immediate stop on the primary: a crash. Frozen walsenders die with it, unthawed. */
   crashPrimary(): Promise<void>;
-  /** pg_ctl promote on the standby; resolves once it accepts writes. */
-  promoteStandby(): Promise<void>;
+  /**
+   * Promotes the standby that has received the most WAL (as Patroni picks one), and points the
+   * others at it, as a failover manager does; resolves with it once it accepts writes.
+   */
+  promoteStandby(): Promise<PgNode>;
   /** Stops both servers by pid and deletes their directories; safe to call twice. */
   close(): Promise<void>;
 }
 
 export interface PgClusterOptions {
+  /** How many streaming standbys (default 1). */
+  standbys?: number;
   /** Called with each startup step's duration (initdb, start primary, basebackup, start standby, streaming), for benchmarks. */
   onStep?: (step: string, ms: number) => void;
 }
@@ -148,7 +155,8 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
         }
       },
       async start(): Promise<void> {
-        const opts = `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off -c wal_level=replica -c max_wal_senders=5 -c hot_standby=on`;
+        // wal_retrieve_retry_interval: a standby whose primary went away tries its (new) primary_conninfo again this soon.
+        const opts = `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off -c wal_level=replica -c max_wal_senders=5 -c hot_standby=on -c wal_retrieve_retry_interval=200ms`;
         await this.pg('pg_ctl', ['-D', dataDir, '-w', '-l', log, '-o', opts, 'start']);
         pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
       },
@@ -175,8 +183,10 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
   }
 
   const primary = node('p1', await freePort());
-  const standby = node('p2', await freePort());
-  const logs = () => `${primary.tail()}\n${standby.tail()}`;
+  const standbys: (typeof primary)[] = [];
+  for (let i = 0; i < (options.standbys ?? 1); i++) standbys.push(node(`p${i + 2}`, await freePort()));
+  const all = [primary, ...standbys];
+  const logs = () => all.map((n) => n.tail()).join('\n');
   const step = async (name: string, fn: () => Promise<void>) => {
     const t0 = Date.now();
     await fn();
@@ -189,10 +199,12 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
 
   async function caughtUp(): Promise<void> {
     const lsn = (await query<{ lsn: string }>(primary, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
-    await until(`standby replaying ${lsn}`, 30_000, async () => {
-      const [row] = await query<{ ok: boolean }>(standby, 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn]);
-      return row?.ok === true;
-    }, logs);
+    for (const standby of standbys) {
+      await until(`${standby.name} replaying ${lsn}`, 30_000, async () => {
+        const [row] = await query<{ ok: boolean }>(standby, 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn]);
+        return row?.ok === true;
+      }, logs);
+    }
   }
 
   async function close(): Promise<void> {
@@ -203,7 +215,7 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
     for (const p of frozen) signal(p, 'SIGCONT');
     frozen.clear();
     try {
-      await Promise.all([primary.stop(), standby.stop()]);
+      await Promise.all(all.map((n) => n.stop()));
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -211,23 +223,25 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
   // Last resort if the run dies before close(): leave nothing frozen or serving.
   function onExit() {
     for (const p of frozen) signal(p, 'SIGCONT');
-    for (const n of [primary, standby]) if (n.pid) signal(n.pid, 'SIGQUIT');
+    for (const n of all) if (n.pid) signal(n.pid, 'SIGQUIT');
   }
   process.on('exit', onExit);
 
   try {
     await step('initdb', () => primary.pg('initdb', ['-D', primary.dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']));
     await step('start primary', () => primary.start());
-    await step('basebackup', async () => {
-      await standby.pg('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', standby.dataDir, '-R', '-X', 'stream', '-c', 'fast']);
-      // The copy includes the primary's log; the standby's should start empty.
-      rmSync(path.join(standby.dataDir, 'log'), { force: true });
-    });
-    await step('start standby', () => standby.start());
+    for (const standby of standbys) {
+      await step('basebackup', async () => {
+        await standby.pg('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', standby.dataDir, '-R', '-X', 'stream', '-c', 'fast']);
+        // The copy includes the primary's log; the standby's should start empty.
+        rmSync(path.join(standby.dataDir, 'log'), { force: true });
+      });
+      await step('start standby', () => standby.start());
+    }
     await step('streaming', () =>
-      until('standby streaming', 30_000, async () => {
+      until('standbys streaming', 30_000, async () => {
         const rows = await query(primary, `SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'`);
-        return rows.length > 0;
+        return rows.length === standbys.length;
       }, logs),
     );
   } catch (e) {
@@ -247,7 +261,8 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
 
   return {
     primary: publicNode(primary),
-    standby: publicNode(standby),
+    standby: publicNode(standbys[0]!),
+    standbys: standbys.map(publicNode),
     async createDatabase(name) {
       await query(primary, `CREATE DATABASE "${name.replaceAll('"', '""')}"`);
       await migrate(primary.url(name), silentLogger()).catch((e: Error) => {
@@ -284,11 +299,23 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
       frozen.clear();
     },
     async promoteStandby() {
-      await standby.pg('pg_ctl', ['-D', standby.dataDir, '-w', 'promote']);
-      await until('standby out of recovery', 30_000, async () => {
-        const [row] = await query<{ r: boolean }>(standby, 'SELECT pg_is_in_recovery() AS r');
+      // The most advanced: a standby that received more than the promoted one could not follow it.
+      const received = await Promise.all(
+        standbys.map(async (s) => (await query<{ lsn: string }>(s, 'SELECT pg_last_wal_receive_lsn()::text AS lsn'))[0]!.lsn),
+      );
+      const lsnValue = (lsn: string) => lsn.split('/').reduce((acc, part) => acc * 2n ** 32n + BigInt(`0x${part}`), 0n);
+      const chosen = standbys.reduce((best, s, i) => (lsnValue(received[i]!) > lsnValue(received[standbys.indexOf(best)]!) ? s : best));
+      await chosen.pg('pg_ctl', ['-D', chosen.dataDir, '-w', 'promote']);
+      await until(`${chosen.name} out of recovery`, 30_000, async () => {
+        const [row] = await query<{ r: boolean }>(chosen, 'SELECT pg_is_in_recovery() AS r');
         return row?.r === false;
-      }, standby.tail);
+      }, chosen.tail);
+      // The others stream from it now (recovery_target_timeline 'latest' follows its new timeline).
+      for (const s of standbys.filter((x) => x !== chosen)) {
+        await query(s, `ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=${chosen.port} user=postgres'`);
+        await query(s, 'SELECT pg_reload_conf()');
+      }
+      return publicNode(chosen);
     },
     close,
   };

@@ -9,6 +9,7 @@ import type { Queryable } from '../../src/db.ts';
 import type { Envelope } from '../../src/events/catalog.ts';
 import { createLogger, silentLogger, type Logger } from '../../src/logger.ts';
 import { startPump, type PumpHandle } from '../../src/pump/index.ts';
+import { ORIGIN_HEADERS } from '../../src/pump/publish.ts';
 import { useTestDatabase } from './database.ts';
 import { startNatsServer, type NatsServer } from './nats-server.ts';
 
@@ -76,6 +77,8 @@ export interface StoredMessage {
   seq: number;
   subject: string;
   msgId: string | undefined;
+  /** The Statehub-Db-System and Statehub-Db-Timeline headers: the database it was published from. */
+  origin: { system: string | undefined; timeline: string | undefined };
   envelope: Envelope;
 }
 
@@ -93,7 +96,8 @@ export async function readStream(nc: NatsConnection, stream = STREAM): Promise<S
   const out: StoredMessage[] = [];
   try {
     for await (const m of messages) {
-      out.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id'), envelope: m.json<Envelope>() });
+      const origin = { system: m.headers?.get(ORIGIN_HEADERS.system) || undefined, timeline: m.headers?.get(ORIGIN_HEADERS.timeline) || undefined };
+      out.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id'), origin, envelope: m.json<Envelope>() });
       if (m.seq >= state.last_seq) break;
     }
   } finally {

@@ -15,7 +15,7 @@ export async function status({ json, event }: { json: boolean; event?: string },
     process.stdout.write(json ? `${JSON.stringify(s)}\n` : formatEventStatus(s));
     return 0;
   }
-  const s = await withDatabase(env, 'outbox status', ({ db }) => outboxStatus(db));
+  const s = await withDatabase(env, 'outbox status', ({ db, config }) => outboxStatus(db, config.PUMP_WAIT_FOR_STANDBYS));
   process.stdout.write(json ? `${JSON.stringify(s)}\n` : formatStatus(s));
   return 0;
 }

@@ -3,6 +3,7 @@
 import type { Queryable } from '../../db.ts';
 import { backlog } from '../../pump/backlog.ts';
 import { describeForeignHolder, leaderLockHolder, type LockHolder } from '../../pump/lock-holder.ts';
+import type { StandbyCount } from '../../pump/standbys.ts';
 import { formatAge } from './common.ts';
 
 export interface BlockedKey {
@@ -30,9 +31,15 @@ export interface OutboxStatus {
   last_batch: { id: number; finished_at: string; events: number; stream: string | null; first_seq: number | null; last_seq: number | null } | null;
   /** The session holding the pump's leader lock: a pump's (pump true) or not; null when free. */
   leader_lock: LockHolder | null;
+  /**
+   * The physical standbys streaming now, how many have flushed all WAL written so far, and how
+   * many the pump waits for (PUMP_WAIT_FOR_STANDBYS, as this tool's environment sets it).
+   */
+  standbys: StandbyCount & { wait_for: number };
 }
 
-export async function outboxStatus(db: Queryable): Promise<OutboxStatus> {
+/** `waitForStandbys`: PUMP_WAIT_FOR_STANDBYS of the tool's environment, to say whether the pump waits. */
+export async function outboxStatus(db: Queryable, waitForStandbys = 0): Promise<OutboxStatus> {
   const b = await backlog(db);
   const { rows: blocked } = await db.query<Omit<BlockedKey, 'blocked_since'> & { blocked_since: Date }>(
     `SELECT f.ordering_key, f.outbox_id AS failed_id, f.error, f.parked_at AS blocked_since,
@@ -57,7 +64,19 @@ export async function outboxStatus(db: Queryable): Promise<OutboxStatus> {
     oldest_blocked_age_ms: b.oldestBlockedAgeMs === null ? null : Math.round(b.oldestBlockedAgeMs),
     last_batch: l ? { ...l, finished_at: l.finished_at.toISOString() } : null,
     leader_lock: (await leaderLockHolder(db)) ?? null,
+    standbys: { ...(await standbysNow(db)), wait_for: waitForStandbys },
   };
+}
+
+async function standbysNow(db: Queryable): Promise<StandbyCount> {
+  const { rows } = await db.query<StandbyCount>('SELECT streaming, confirmed, hidden FROM statehub.standbys_flushed(pg_current_wal_insert_lsn())');
+  return rows[0]!;
+}
+
+function formatStandbys({ streaming, confirmed, hidden, wait_for }: OutboxStatus['standbys']): string {
+  const seen = `${streaming} streaming, ${confirmed} with all WAL written so far` + (hidden > 0 ? `, ${hidden} hidden (grant pg_read_all_stats to the owner of statehub.standbys_flushed())` : '');
+  if (wait_for === 0) return seen;
+  return `${seen}; the pump publishes what ${wait_for} of them have (PUMP_WAIT_FOR_STANDBYS)` + (streaming < wait_for ? `: with ${streaming} streaming, nothing is published` : '');
 }
 
 export function formatStatus(s: OutboxStatus, now = new Date()): string {
@@ -71,7 +90,13 @@ export function formatStatus(s: OutboxStatus, now = new Date()): string {
     : 'never';
   const h = s.leader_lock;
   const leader = !h ? 'free: no pump leads' : h.pump ? `a pump (pid ${h.pid}, user ${h.user ?? '?'})` : `NOT A PUMP: ${describeForeignHolder(h)}`;
-  const lines = [`pending:        ${pending}`, `failed:         ${failed}`, `last batch:     ${last}`, `leader lock:    ${leader}`];
+  const lines = [
+    `pending:        ${pending}`,
+    `failed:         ${failed}`,
+    `last batch:     ${last}`,
+    `leader lock:    ${leader}`,
+    `standbys:       ${formatStandbys(s.standbys)}`,
+  ];
   for (const k of s.blocked_keys) {
     lines.push(`  blocked ${k.ordering_key} for ${formatAge(now.getTime() - Date.parse(k.blocked_since))} by event ${k.failed_id} (${k.waiting} waiting): ${k.error}`);
   }
