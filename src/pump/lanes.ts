@@ -8,6 +8,7 @@
 // to the database.
 import type { Logger } from '../logger.ts';
 import { Backoff } from './backoff.ts';
+import { RetryTimers } from './retry-timers.ts';
 import type { Ack, OutboxRow, Parked } from './outbox.ts';
 import { classify, PermanentPublishError, TransientPublishError } from './publish.ts';
 
@@ -84,8 +85,12 @@ export class Lanes {
   private aborted = false;
   private pausedUntil = 0;
   private readonly pause = new Backoff(PAUSE_MS.base, PAUSE_MS.refusedCap);
-  /** Lanes waiting to retry their head row, with the timer that will. */
-  private readonly retrying = new Map<string, NodeJS.Timeout>();
+  /** Lanes waiting to retry their head row: the key goes back to the ready queue. */
+  private readonly retries = new RetryTimers((key) => {
+    if (this.aborted) return;
+    this.ready.push(key);
+    this.send();
+  });
   private timer: NodeJS.Timeout | undefined;
   private finish: ((end: 'done' | 'aborted') => void) | undefined;
   private roomWaiter: { rows: number; resolve: () => void } | undefined;
@@ -162,8 +167,7 @@ export class Lanes {
     if (this.aborted) return;
     this.aborted = true;
     clearTimeout(this.timer);
-    for (const timer of this.retrying.values()) clearTimeout(timer);
-    this.retrying.clear();
+    this.retries.clear();
     this.roomWaiter?.resolve();
     this.finish?.('aborted');
   }
@@ -226,7 +230,7 @@ export class Lanes {
         this.lastAckAt = performance.now();
         this.pause.reset();
         this.pausedUntil = 0;
-        this.retryNow(); // JetStream answers again: what waits for it need not wait for its timer
+        this.retries.fireAll(); // JetStream answers again: what waits for it need not wait for its timer
         this.o.onAck({ id: row.id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, occurredAt: row.occurred_at });
         this.advance(key, lane);
       },
@@ -296,26 +300,7 @@ export class Lanes {
     // Not this message's trouble (classify): every key would meet it, so sending pauses for all.
     const pause = Math.min(this.pause.next(), failure.unanswered ? PAUSE_MS.unansweredCap : PAUSE_MS.refusedCap);
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pause);
-    const timer = setTimeout(() => this.retry(key), delay);
-    timer.unref();
-    this.retrying.set(key, timer);
+    this.retries.schedule(key, delay);
     this.send();
-  }
-
-  private retry(key: string): void {
-    this.retrying.delete(key);
-    if (this.aborted) return;
-    this.ready.push(key);
-    this.send();
-  }
-
-  /** Every lane waiting to retry goes now (send() runs after the ack that called this). */
-  private retryNow(): void {
-    if (this.retrying.size === 0) return;
-    for (const [key, timer] of this.retrying) {
-      clearTimeout(timer);
-      this.ready.push(key);
-    }
-    this.retrying.clear();
   }
 }
