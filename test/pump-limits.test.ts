@@ -10,8 +10,9 @@ import { allDelivered, insertWorkstreamRows, metric, parkedRows, pendingCount, p
 
 const dir = mkdtempSync(path.join(tmpdir(), 'statehub-limits-'));
 const conf = path.join(dir, 'nats.conf');
-// One account whose JetStream file storage holds only a few kilobytes.
-writeFileSync(conf, 'accounts { APP: { jetstream: { max_file: 6000, max_mem: 0 }, users: [{ user: app, password: app-secret }] } }\n');
+// One account whose JetStream file storage holds only a few kilobytes: once purged, room for the
+// test's 12 events (about 550 bytes each as stored, with their headers) and not much more.
+writeFileSync(conf, 'accounts { APP: { jetstream: { max_file: 12000, max_mem: 0 }, users: [{ user: app, password: app-secret }] } }\n');
 
 describe('pump: JetStream storage full', function () {
   after(() => rmSync(dir, { recursive: true, force: true }));
