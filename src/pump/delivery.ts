@@ -18,8 +18,10 @@ import { Backoff, HealthLog, sleep } from './backoff.ts';
 import { Bookkeeping } from './bookkeeping.ts';
 import { BusyFlag } from './busy-flag.ts';
 import { deliverDeltas } from './delta-run.ts';
+import type { JetStreamLink } from './jetstream.ts';
 import type { JetStreamPublisher } from './jetstream-publisher.ts';
 import { Lanes, type Acked, type Publisher } from './lanes.ts';
+import { readPassed, restoreFrom, SequenceWatch, type Lost } from './lost-acks.ts';
 import type { PumpMetrics } from './metrics.ts';
 import { confirmDatabase, PositionAheadError, type Origin } from './origin.ts';
 import { readReleasable, settleReleased, type Parked } from './outbox.ts';
@@ -43,6 +45,8 @@ export interface DeliveryOptions {
   publisher: string;
   /** The JetStream publisher while NATS is usable. */
   jetstream(): JetStreamPublisher | undefined;
+  /** What JetStream says of the stream: tells a stream that lost acknowledged messages from one created anew. */
+  stream?: Pick<JetStreamLink, 'streamCreatedAt' | 'streamNow'>;
   isLeader(): boolean;
   /** PUMP_WAIT_FOR_STANDBYS: what a delta waits for before it is published. */
   standbys: StandbyGate;
@@ -71,6 +75,7 @@ export class Delivery {
   private readonly publish: Publisher;
   /** The database published from, confirmed before the first delta after every (re)connect or change of leader. */
   private origin: Origin | undefined;
+  private readonly sequences = new SequenceWatch();
   constructor(private readonly o: DeliveryOptions) {
     this.busy = new BusyFlag(o.db, o.isLeader);
     this.book = new Bookkeeping({
@@ -81,7 +86,14 @@ export class Delivery {
     });
     this.dbHealth = new HealthLog(o.log, 'outbox database access');
     this.natsHealth = new HealthLog(o.log, 'JetStream publishing');
-    this.publish = envelopePublisher(o.publisher, o.jetstream, () => this.origin);
+    const publish = envelopePublisher(o.publisher, o.jetstream, () => this.origin);
+    this.publish = async (row) => {
+      const ack = await publish(row);
+      this.sequences.created ??= o.stream?.streamCreatedAt;
+      // The stream lost what it acknowledged: stop here; deliver() publishes the lost events again first.
+      if (this.sequences.observe(ack)) this.lanes?.abort();
+      return ack;
+    };
   }
 
   /** Asks for a look at the outbox (and at released parked events) as soon as possible. */
@@ -243,6 +255,7 @@ export class Delivery {
   /** One round: released parked events, then the next delta. True when either had events. */
   private async deliver(): Promise<boolean> {
     this.origin ??= await confirmDatabase(this.o.db);
+    if (this.sequences.lost) await this.restoreLost(this.sequences.lost);
     const found = this.releases.take() && (await this.release());
     if (this.stopping) return found; // no new delta once stopping
     const { db, batchSize } = this.o;
@@ -290,5 +303,48 @@ export class Delivery {
     // Those still failing transiently stay waiting (lanes.left): they are tried again later.
     this.releases.settled(acks.length > 0, lanes.left.length > 0);
     return acks.length > 0;
+  }
+
+  /** The stream lost events it had acknowledged (lost-acks.ts): publishes again what this pump passed since. */
+  private async restoreLost(lost: Lost): Promise<void> {
+    if (!this.o.stream) return; // no NATS, no acks: cannot happen
+    let now;
+    try {
+      now = await this.o.stream.streamNow();
+    } catch (err) {
+      this.natsHealth.failing(err); // asked again next round; deltas go on meanwhile
+      await sleep(250, this.stopSignal.signal);
+      return;
+    }
+    const context = { stream: lost.stream, from_seq: lost.fromSeq, through_seq: lost.throughSeq };
+    if (now.createdAt !== this.sequences.created) {
+      this.o.log.warn('JetStream stream was created anew: what it held before is not published again (statehub replay does that)', context);
+      this.sequences.restart(now.createdAt);
+      return;
+    }
+    this.book.forget(); // the delta given up on is published again from what was recorded
+    const { fromId, older } = await restoreFrom(this.o.db, lost, now.duplicateWindowMs);
+    this.o.log.error('JetStream lost events it had acknowledged: publishing them again', { ...context, from_outbox_id: fromId });
+    if (older > 0) {
+      this.o.log.error('some lost events were passed before the duplicate window: publish them again with statehub replay (from the first batch that reached from_seq)', {
+        ...context,
+        batches: older,
+      });
+    }
+    let restored = 0;
+    for (let afterId = 0; fromId !== null; ) {
+      const rows = await readPassed(this.o.db, fromId, afterId, this.o.batchSize);
+      if (rows.length === 0) break;
+      const lanes = this.newLanes(true, (a) => {
+        if (a.duplicate) return;
+        restored++;
+        this.o.metrics.restored++;
+      });
+      lanes.add(rows);
+      if ((await lanes.close()) === 'aborted') return; // still lost: the next round starts over
+      afterId = rows.at(-1)!.id;
+    }
+    this.o.log.info('the events the stream had lost are in it again', { ...context, events: restored });
+    this.sequences.restored();
   }
 }

@@ -8,7 +8,7 @@
 // cluster its servers elect a new leader for a few seconds after one dies, and meanwhile every
 // publish fails so. Publishing goes on (the lanes retry with the same msgID), and the check
 // tells the two apart: a missing stream answers "not found", an election does not answer.
-import type { NatsConnection } from 'nats';
+import { millis, type NatsConnection } from 'nats';
 import type { Config } from '../config.ts';
 import { redactServers, type Logger } from '../logger.ts';
 import { Backoff, HealthLog, describe, sleep } from './backoff.ts';
@@ -42,6 +42,8 @@ export class JetStreamLink {
   private everReady = false;
   /** What the existing stream differs in from what the pump would create (replicas, window), for /readyz. */
   private differences: string[] = [];
+  /** When JetStream created the stream, as last looked at. */
+  private createdAt: string | undefined;
   private checking: Promise<void> | undefined;
   private lastCheck = 0;
   private readonly stopping = new AbortController();
@@ -76,6 +78,18 @@ export class JetStreamLink {
       return `stream ${this.config.STREAM_NAME} stores nothing for ${seconds} s (${outage.reason}): its servers may be electing a leader or lack a quorum; events wait in the outbox`;
     }
     return undefined;
+  }
+
+  /** When JetStream created the stream, as the last look saw it; undefined before the first. */
+  get streamCreatedAt(): string | undefined {
+    return this.createdAt;
+  }
+
+  /** The stream's creation time and duplicate window, asked now. Throws when NATS does not answer. */
+  async streamNow(): Promise<{ createdAt: string; duplicateWindowMs: number }> {
+    if (!this.nc) throw new Error('NATS is not connected');
+    const info = await (await this.nc.jetstreamManager()).streams.info(this.config.STREAM_NAME);
+    return { createdAt: info.created, duplicateWindowMs: millis(info.config.duplicate_window ?? 0) };
   }
 
   /** How the existing stream differs from what STREAM_REPLICAS and STREAM_DUPLICATE_WINDOW ask; empty when it does not. */
@@ -143,6 +157,7 @@ export class JetStreamLink {
   /** Logs a re-creation, and each new way the stream differs from what the pump would create, once. */
   private noteStream(stream: EnsuredStream): void {
     const name = this.config.STREAM_NAME;
+    this.createdAt = stream.createdAt;
     if (stream.created && this.everReady) this.log.warn('JetStream stream was missing: created it again (what it held is gone)', { stream: name });
     const { STREAM_DUPLICATE_WINDOW: window, STREAM_REPLICAS: replicas } = this.config;
     const differences: { detail: string; warning: string }[] = [];

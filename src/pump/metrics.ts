@@ -19,6 +19,8 @@ export class PumpMetrics {
   published = 0;
   duplicates = 0;
   publishErrors = 0;
+  /** Events published again because the stream had lost them after acknowledging them (lost-acks.ts). */
+  restored = 0;
   leader = false;
   /** A session that is not a pump holds the leader lock. */
   leaderLockForeign = false;
@@ -75,6 +77,9 @@ export class PumpMetrics {
     ]);
     metric('statehub_pump_publish_errors_total', 'counter', 'Failed publishes, transient and permanent.', [
       `statehub_pump_publish_errors_total ${this.publishErrors}`,
+    ]);
+    metric('statehub_pump_restored_total', 'counter', 'Events the stream lost after acknowledging them, published again.', [
+      `statehub_pump_restored_total ${this.restored}`,
     ]);
     metric('statehub_pump_capture_to_ack_seconds', 'histogram', 'Time from the transition (occurred_at) to the PubAck.', [
       ...LATENCY_BUCKETS.map((le, i) => `statehub_pump_capture_to_ack_seconds_bucket{le="${le}"} ${this.bucketCounts[i]}`),

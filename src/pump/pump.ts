@@ -114,6 +114,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
     maxInFlight: config.PUMP_MAX_IN_FLIGHT,
     publisher: config.EVENT_PUBLISHER,
     jetstream: () => link?.publisher,
+    stream: link,
     isLeader: () => leader?.isLeader ?? false,
     standbys,
     onFatal: cannotContinue,

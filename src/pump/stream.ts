@@ -33,6 +33,8 @@ function isNotFound(err: unknown): boolean {
 export interface EnsuredStream {
   /** It was missing and the pump created it (with the duplicate window and replicas asked for). */
   created: boolean;
+  /** When JetStream created the stream (RFC 3339): a stream deleted and created again has another. */
+  createdAt: string;
   subjects: string[];
   duplicateWindowMs: number;
   replicas: number;
@@ -52,30 +54,29 @@ export interface WantedStream {
  */
 export async function ensureStream(jsm: JetStreamManager, wanted: WantedStream, log: Logger): Promise<EnsuredStream> {
   const { name, duplicateWindowMs, replicas } = wanted;
-  let config;
+  let info;
   let created = false;
   try {
-    config = (await jsm.streams.info(name)).config;
+    info = await jsm.streams.info(name);
   } catch (err) {
     if (!isNotFound(err)) throw err;
     try {
-      config = (
-        await jsm.streams.add({
-          name,
-          subjects: DEFAULT_SUBJECTS,
-          storage: StorageType.File,
-          retention: RetentionPolicy.Limits,
-          duplicate_window: nanos(duplicateWindowMs),
-          num_replicas: replicas,
-        })
-      ).config;
+      info = await jsm.streams.add({
+        name,
+        subjects: DEFAULT_SUBJECTS,
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        duplicate_window: nanos(duplicateWindowMs),
+        num_replicas: replicas,
+      });
       created = true;
       log.info('created JetStream stream', { stream: name, subjects: DEFAULT_SUBJECTS, duplicate_window_ms: duplicateWindowMs, replicas });
     } catch (addErr) {
       // Another pump may have created it a moment ago; then check what is there.
-      config = (await jsm.streams.info(name).catch(() => Promise.reject(addErr))).config;
+      info = await jsm.streams.info(name).catch(() => Promise.reject(addErr));
     }
   }
+  const config = info.config;
   const subjects = config.subjects ?? [];
   if (!subjects.some((f) => subjectCovers(f, OUR_SUBJECTS))) {
     throw new StreamConfigError(
@@ -83,5 +84,5 @@ export async function ensureStream(jsm: JetStreamManager, wanted: WantedStream, 
         `add ${OUR_SUBJECTS} (or org.>) to its subjects or set STREAM_NAME to another stream`,
     );
   }
-  return { created, subjects, duplicateWindowMs: millis(config.duplicate_window ?? 0), replicas: config.num_replicas ?? 1 };
+  return { created, createdAt: info.created, subjects, duplicateWindowMs: millis(config.duplicate_window ?? 0), replicas: config.num_replicas ?? 1 };
 }

@@ -13,6 +13,8 @@ export { freePort };
 export interface NatsServer {
   readonly port: number;
   readonly url: string;
+  /** Its JetStream store directory (-sd). */
+  readonly store: string;
   /** The running server's process id (benchmarks read its CPU time); undefined while stopped. */
   readonly pid: number | undefined;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s); the store is kept. */
@@ -70,6 +72,7 @@ export async function startNatsServer(args: string[] = []): Promise<NatsServer> 
   return {
     port,
     url: `nats://127.0.0.1:${port}`,
+    store,
     get pid() {
       return child?.pid;
     },
