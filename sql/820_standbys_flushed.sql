@@ -5,7 +5,8 @@
 -- So a pump told to wait publishes a delta only once enough standbys report a flush_lsn at or
 -- past the WAL position the delta was read at (the logical-decoding counterpart is PostgreSQL
 -- 17's synchronized_standby_slots). This function counts them:
---   streaming  physical standbys streaming now (logical walsenders and base backups excluded);
+--   streaming  physical standbys streaming now (logical walsenders and base backups excluded;
+--              a WAL archiver such as pg_receivewal streams too and counts: docs/ha.md);
 --   confirmed  those of them that have flushed WAL up to p_lsn;
 --   hidden     walsenders whose positions the function's owner may not see. pg_stat_replication
 --              shows them only to superusers and members of pg_read_all_stats, so a function

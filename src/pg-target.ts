@@ -77,6 +77,8 @@ async function stateOf(client: pg.Client): Promise<SessionState> {
 export class PgTarget {
   private static readonly known = new Map<string, PgTarget>();
   private current: PgServer | undefined;
+  private found = 0;
+  private last: PgServer | undefined;
   private looking: Promise<PgServer> | undefined;
   private readonly parsed: ReturnType<typeof parseDatabaseUrl>;
 
@@ -105,6 +107,11 @@ export class PgTarget {
     return this.parsed.urlFor(server);
   }
 
+  /** Grows each time a look finds a server other than the last one found: connections now go elsewhere. */
+  get changes(): number {
+    return this.found;
+  }
+
   /** The server to connect to: the one found last, or the first, in order, that takes the sessions asked for. */
   find(): Promise<PgServer> {
     if (this.current) return Promise.resolve(this.current);
@@ -123,6 +130,14 @@ export class PgTarget {
   }
 
   private async look(): Promise<PgServer> {
+    const previous = this.last;
+    const server = await this.lookOnce();
+    if (previous && (previous.host !== server.host || previous.port !== server.port)) this.found++;
+    this.last = server;
+    return server;
+  }
+
+  private async lookOnce(): Promise<PgServer> {
     const { servers, attrs } = this.parsed;
     const problems: string[] = [];
     let fallback: PgServer | undefined;

@@ -88,6 +88,7 @@ describe('DATABASE_URL with several hosts: a primary and a standby', function ()
     const db = createDb({ connectionString: url, max: 2 }, silentLogger());
     try {
       await db.query("INSERT INTO statehub.domains (slug, name) VALUES ('d2', 'D2')");
+      const changes = PgTarget.of(url).changes;
       await cluster!.caughtUp();
       await cluster!.crashPrimary();
       await cluster!.promoteStandby();
@@ -99,6 +100,8 @@ describe('DATABASE_URL with several hosts: a primary and a standby', function ()
       );
       const { rows } = await db.query<{ slug: string }>('SELECT slug FROM statehub.domains ORDER BY slug');
       expect(rows.map((r) => r.slug)).to.deep.equal(['d1', 'd2', 'd3']);
+      // The pump confirms the database again when this grows (src/pump/delivery.ts).
+      expect(PgTarget.of(url).changes, 'the connections went to another server').to.equal(changes + 1);
     } finally {
       await db.close();
     }

@@ -21,12 +21,12 @@ import { deliverDeltas } from './delta-run.ts';
 import type { JetStreamLink } from './jetstream.ts';
 import type { JetStreamPublisher } from './jetstream-publisher.ts';
 import { Lanes, type Acked, type Publisher } from './lanes.ts';
-import { readPassed, restoreFrom, SequenceWatch, type Lost } from './lost-acks.ts';
 import type { PumpMetrics } from './metrics.ts';
 import { confirmDatabase, PositionAheadError, type Origin } from './origin.ts';
 import { readReleasable, settleReleased, type Parked } from './outbox.ts';
 import { envelopePublisher } from './publish.ts';
 import { ReleasePace } from './release-pace.ts';
+import { Restorer } from './restore.ts';
 import type { StandbyGate } from './standbys.ts';
 
 /** While busy (writers skip NOTIFY), how often to look for new rows after an empty look; how long nothing new must arrive before going back to NOTIFY. */
@@ -52,6 +52,8 @@ export interface DeliveryOptions {
   standbys: StandbyGate;
   /** The database cannot be published from (its position lies ahead of it): the pump must stop. */
   onFatal(err: Error): void;
+  /** Grows when the pool's connections go to another server (a multi-host DATABASE_URL after a failover). */
+  databaseServer?(): number;
 }
 
 export class Delivery {
@@ -75,7 +77,8 @@ export class Delivery {
   private readonly publish: Publisher;
   /** The database published from, confirmed before the first delta after every (re)connect or change of leader. */
   private origin: Origin | undefined;
-  private readonly sequences = new SequenceWatch();
+  private originServer = 0;
+  private readonly restorer: Restorer;
   constructor(private readonly o: DeliveryOptions) {
     this.busy = new BusyFlag(o.db, o.isLeader);
     this.book = new Bookkeeping({
@@ -89,11 +92,20 @@ export class Delivery {
     const publish = envelopePublisher(o.publisher, o.jetstream, () => this.origin);
     this.publish = async (row) => {
       const ack = await publish(row);
-      this.sequences.created ??= o.stream?.streamCreatedAt;
       // The stream lost what it acknowledged: stop here; deliver() publishes the lost events again first.
-      if (this.sequences.observe(ack)) this.lanes?.abort();
+      if (this.restorer.observe(ack)) this.lanes?.abort();
       return ack;
     };
+    this.restorer = new Restorer({
+      db: o.db,
+      log: o.log,
+      metrics: o.metrics,
+      batchSize: o.batchSize,
+      stream: o.stream,
+      lanes: (onAck) => this.newLanes(true, onAck, undefined, false),
+      forgetPosition: () => this.book.forget(),
+      signal: this.stopSignal.signal,
+    });
   }
 
   /** Asks for a look at the outbox (and at released parked events) as soon as possible. */
@@ -139,6 +151,7 @@ export class Delivery {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
+    this.restorer.stopping();
     this.woken = true; // also when stop() lands before the idle step starts waiting
     this.wakeUp?.();
     await this.running;
@@ -254,9 +267,12 @@ export class Delivery {
 
   /** One round: released parked events, then the next delta. True when either had events. */
   private async deliver(): Promise<boolean> {
+    const server = this.o.databaseServer?.() ?? 0;
+    if (server !== this.originServer) [this.origin, this.originServer] = [undefined, server];
     this.origin ??= await confirmDatabase(this.o.db);
-    if (this.sequences.lost) await this.restoreLost(this.sequences.lost);
+    if (this.restorer.pending) await this.restorer.restore();
     const found = this.releases.take() && (await this.release());
+    if (this.restorer.pending) return true; // seen while releasing: the lost events go first
     if (this.stopping) return found; // no new delta once stopping
     const { db, batchSize } = this.o;
     const mayPublish = (lsn: string) => this.o.standbys.passed(lsn, () => this.mayGoOn());
@@ -264,7 +280,8 @@ export class Delivery {
     return (await deliverDeltas({ ...run, lanes: (onAck, onPark) => this.newLanes(true, onAck, onPark) })) || found;
   }
 
-  private newLanes(retryTransient: boolean, onAck: (a: Acked) => void, onPark?: (p: Parked) => void): Lanes {
+  /** Lanes reporting to `onAck` and `onPark`; `latency` false keeps their acks out of the capture-to-ack histogram (events published again). */
+  private newLanes(retryTransient: boolean, onAck: (a: Acked) => void, onPark?: (p: Parked) => void, latency = true): Lanes {
     const lanes = new Lanes({
       publish: this.publish,
       maxInFlight: this.o.maxInFlight,
@@ -273,7 +290,7 @@ export class Delivery {
       canPublish: () => this.o.jetstream() !== undefined,
       onAck: (a) => {
         this.natsHealth.ok();
-        this.o.metrics.observeAck((Date.now() - a.occurredAt.getTime()) / 1000, a.duplicate);
+        this.o.metrics.observeAck(latency ? (Date.now() - a.occurredAt.getTime()) / 1000 : undefined, a.duplicate);
         onAck(a);
       },
       onPark,
@@ -303,48 +320,5 @@ export class Delivery {
     // Those still failing transiently stay waiting (lanes.left): they are tried again later.
     this.releases.settled(acks.length > 0, lanes.left.length > 0);
     return acks.length > 0;
-  }
-
-  /** The stream lost events it had acknowledged (lost-acks.ts): publishes again what this pump passed since. */
-  private async restoreLost(lost: Lost): Promise<void> {
-    if (!this.o.stream) return; // no NATS, no acks: cannot happen
-    let now;
-    try {
-      now = await this.o.stream.streamNow();
-    } catch (err) {
-      this.natsHealth.failing(err); // asked again next round; deltas go on meanwhile
-      await sleep(250, this.stopSignal.signal);
-      return;
-    }
-    const context = { stream: lost.stream, from_seq: lost.fromSeq, through_seq: lost.throughSeq };
-    if (now.createdAt !== this.sequences.created) {
-      this.o.log.warn('JetStream stream was created anew: what it held before is not published again (statehub replay does that)', context);
-      this.sequences.restart(now.createdAt);
-      return;
-    }
-    this.book.forget(); // the delta given up on is published again from what was recorded
-    const { fromId, older } = await restoreFrom(this.o.db, lost, now.duplicateWindowMs);
-    this.o.log.error('JetStream lost events it had acknowledged: publishing them again', { ...context, from_outbox_id: fromId });
-    if (older > 0) {
-      this.o.log.error('some lost events were passed before the duplicate window: publish them again with statehub replay (from the first batch that reached from_seq)', {
-        ...context,
-        batches: older,
-      });
-    }
-    let restored = 0;
-    for (let afterId = 0; fromId !== null; ) {
-      const rows = await readPassed(this.o.db, fromId, afterId, this.o.batchSize);
-      if (rows.length === 0) break;
-      const lanes = this.newLanes(true, (a) => {
-        if (a.duplicate) return;
-        restored++;
-        this.o.metrics.restored++;
-      });
-      lanes.add(rows);
-      if ((await lanes.close()) === 'aborted') return; // still lost: the next round starts over
-      afterId = rows.at(-1)!.id;
-    }
-    this.o.log.info('the events the stream had lost are in it again', { ...context, events: restored });
-    this.sequences.restored();
   }
 }

@@ -3,11 +3,13 @@
 // one the pump was given says the stream lost every message it had acknowledged from that
 // sequence on: nats-server 2.9 did so here once, in a stream leader election (docs/ha.md), and
 // any server does after a power loss (it does not fsync each message by default). The pump
-// then publishes again, with their own ids, the events it passed from the first batch that
-// reached that sequence: JetStream drops as duplicates those it still holds and stores the lost
-// ones. A stream created anew (other creation time) is not restored: what it held was removed
-// on purpose, and `statehub replay` re-publishes it on request.
+// then publishes again, with their own ids, the events it passed since the batch before the
+// first one that reached that sequence, and the released parked events published at or after
+// it: JetStream drops as duplicates those it still holds and stores the lost ones. A stream
+// created anew (another creation time) is not restored: what it held was removed on purpose,
+// and `statehub replay` re-publishes it on request.
 import type { Queryable } from '../db.ts';
+import { splitSnapshot } from './delta.ts';
 import type { PubAck } from './jetstream-publisher.ts';
 import type { OutboxRow } from './outbox.ts';
 
@@ -21,20 +23,22 @@ export interface Lost {
 
 export class SequenceWatch {
   private highest = 0;
-  /** The stream's creation time when the watch began; a stream created anew starts a new watch. */
+  /** The creation time of the stream the sequences are of; another one starts a new watch. */
   created: string | undefined;
   lost: Lost | undefined;
 
-  /** Takes a PubAck; true when it shows a loss (noted in `lost` until restored()). */
+  /** Takes a PubAck; true when it shows a loss (kept in `lost` until restored()). */
   observe(ack: PubAck): boolean {
     if (ack.duplicate) return false;
     const found = ack.seq <= this.highest;
-    if (found) this.lost = { stream: ack.stream, fromSeq: Math.min(this.lost?.fromSeq ?? ack.seq, ack.seq), throughSeq: Math.max(this.lost?.throughSeq ?? 0, this.highest) };
+    if (found) {
+      this.lost = { stream: ack.stream, fromSeq: Math.min(this.lost?.fromSeq ?? ack.seq, ack.seq), throughSeq: Math.max(this.lost?.throughSeq ?? 0, this.highest) };
+    }
     this.highest = found ? ack.seq : Math.max(this.highest, ack.seq);
     return found;
   }
 
-  /** Starts over, for a stream created at `created` (undefined: not known yet). */
+  /** Starts over, for the stream created at `created` (undefined: not known yet). */
   restart(created: string | undefined): void {
     this.highest = 0;
     this.lost = undefined;
@@ -46,43 +50,92 @@ export class SequenceWatch {
   }
 }
 
-/**
- * The first outbox id to publish again after `lost`: of the batches (and released parked events)
- * that reached its first sequence, within the duplicate window (older ones would be stored
- * twice). `older` counts the batches that reached it before the window.
- */
-export async function restoreFrom(db: Queryable, lost: Lost, windowMs: number): Promise<{ fromId: number | null; older: number }> {
-  const { rows } = await db.query<{ from_id: string | null; older: number }>(
-    `SELECT least((SELECT min(b.first_id) FROM statehub.outbox_batches b
-                    WHERE b.stream = $1 AND b.last_seq >= $2 AND b.finished_at >= now() - $3 * interval '1 millisecond'),
-                  (SELECT min(p.outbox_id) FROM statehub.outbox_parked p
-                    WHERE p.state = 'published' AND p.stream = $1 AND p.stream_seq >= $2
-                      AND p.updated_at >= now() - $3 * interval '1 millisecond'))::text AS from_id,
-            (SELECT count(*)::int FROM statehub.outbox_batches b
-              WHERE b.stream = $1 AND b.last_seq >= $2 AND b.finished_at < now() - $3 * interval '1 millisecond') AS older`,
-    [lost.stream, lost.fromSeq, windowMs],
-  );
-  const r = rows[0]!;
-  return { fromId: r.from_id === null ? null : Number(r.from_id), older: r.older };
+/** What to publish again after a loss, from restorePlan(). */
+export interface RestorePlan {
+  lost: Lost;
+  /** The stream's creation time: batches and parked events of an older stream of that name do not count. */
+  createdAt: string;
+  windowMs: number;
+  /**
+   * The position before the first batch that reached the lost sequence (its snapshot split, and
+   * the delta it records part way); undefined when no batch within the window reached it.
+   */
+  since?: { xmax: string; xip: string[]; throughId: number; nextSnapshot: string };
+  /** Batches that reached the lost sequence before the duplicate window (or whose predecessor is pruned): not published again. */
+  older: number;
 }
 
-/**
- * A page of the events the pump has passed and published, from id `fromId` on, after id
- * `afterId`: visible in the newest batch's snapshot, or in the delta it records part way up to
- * its through_id; not parked unless published from there.
- */
-export async function readPassed(db: Queryable, fromId: number, afterId: number, limit: number): Promise<OutboxRow[]> {
+const REACHED = `b.stream = $1 AND b.last_seq >= $2 AND b.started_at >= $3::timestamptz`;
+const IN_WINDOW = `b.finished_at >= now() - $4 * interval '1 millisecond'`;
+
+export async function restorePlan(db: Queryable, lost: Lost, createdAt: string, windowMs: number): Promise<RestorePlan> {
+  const { rows } = await db.query<{ snapshot: string | null; next_snapshot: string | null; through_id: string | null; first: string | null; older: number }>(
+    `WITH first AS (SELECT min(b.id) AS id FROM statehub.outbox_batches b WHERE ${REACHED} AND ${IN_WINDOW})
+     SELECT p.snapshot::text, p.next_snapshot::text, p.through_id::text, f.id::text AS first,
+            (SELECT count(*)::int FROM statehub.outbox_batches b WHERE ${REACHED} AND NOT ${IN_WINDOW}) AS older
+       FROM first f
+       LEFT JOIN statehub.outbox_batches fb ON fb.id = f.id
+       LEFT JOIN statehub.outbox_batches p ON p.id = fb.previous_id`,
+    [lost.stream, lost.fromSeq, createdAt, windowMs],
+  );
+  const r = rows[0]!;
+  const plan: RestorePlan = { lost, createdAt, windowMs, older: r.older };
+  if (r.first !== null && r.snapshot === null) plan.older++; // its predecessor was pruned: where it began is unknown
+  if (r.snapshot !== null) {
+    const { xmax, xip } = splitSnapshot(r.snapshot);
+    plan.since = { xmax, xip, throughId: Number(r.through_id ?? 0), nextSnapshot: r.next_snapshot ?? r.snapshot };
+  }
+  return plan;
+}
+
+// Passed since the plan's position: not visible in its snapshot (as two txid index conditions,
+// like a delta), nor in the delta it records part way; passed now (visible in the newest batch's
+// snapshot, or in the delta that one records part way); and not held in the parked table.
+const PASSED_SINCE = `
+  FROM statehub.outbox o,
+       (SELECT snapshot, next_snapshot, through_id FROM statehub.outbox_batches ORDER BY id DESC LIMIT 1) n
+ WHERE (o.txid >= $1::xid8 OR o.txid = ANY ($2::xid8[]))
+   AND NOT (o.id <= $3 AND pg_visible_in_snapshot(o.txid, $4::pg_snapshot))
+   AND (pg_visible_in_snapshot(o.txid, n.snapshot) OR (o.id <= n.through_id AND pg_visible_in_snapshot(o.txid, n.next_snapshot)))
+   AND NOT EXISTS (SELECT 1 FROM statehub.outbox_parked p WHERE p.outbox_id = o.id AND p.state <> 'published')`;
+
+// Parked events released and published at or after the lost sequence, into this stream, within the window.
+const RELEASED_SINCE = `
+  FROM statehub.outbox_parked p JOIN statehub.outbox o ON o.id = p.outbox_id
+ WHERE p.state = 'published' AND p.stream = $1 AND p.stream_seq >= $2 AND p.updated_at >= $3::timestamptz
+   AND p.updated_at >= now() - $4 * interval '1 millisecond'`;
+
+export type LostPart = 'released' | 'passed';
+
+function partQuery(plan: RestorePlan, part: LostPart): { from: string; params: unknown[] } | undefined {
+  if (part === 'released') return { from: RELEASED_SINCE, params: [plan.lost.stream, plan.lost.fromSeq, plan.createdAt, plan.windowMs] };
+  const s = plan.since;
+  return s && { from: PASSED_SINCE, params: [s.xmax, s.xip, s.throughId, s.nextSnapshot] };
+}
+
+/** A page of one part of what to publish again, in id order, after id `afterId`. */
+export async function readLost(db: Queryable, plan: RestorePlan, part: LostPart, afterId: number, limit: number): Promise<OutboxRow[]> {
+  const q = partQuery(plan, part);
+  if (!q) return [];
+  const n = q.params.length;
   const { rows } = await db.query<OutboxRow>(
-    `SELECT o.id, o.event_id, o.subject, o.ordering_key, o.attributes, o.occurred_at
-       FROM statehub.outbox o,
-            (SELECT snapshot, next_snapshot, through_id FROM statehub.outbox_batches ORDER BY id DESC LIMIT 1) b
-      WHERE o.id >= $1 AND o.id > $2
-        AND (pg_visible_in_snapshot(o.txid, b.snapshot)
-             OR (o.id <= b.through_id AND pg_visible_in_snapshot(o.txid, b.next_snapshot)))
-        AND NOT EXISTS (SELECT 1 FROM statehub.outbox_parked p WHERE p.outbox_id = o.id AND p.state <> 'published')
-      ORDER BY o.id
-      LIMIT $3`,
-    [fromId, afterId, limit],
+    `SELECT o.id, o.event_id, o.subject, o.ordering_key, o.attributes, o.occurred_at ${q.from} AND o.id > $${n + 1} ORDER BY o.id LIMIT $${n + 2}`,
+    [...q.params, afterId, limit],
   );
   return rows;
+}
+
+/** How many events the plan publishes again, and the earliest occurred_at among them (for a `statehub replay --since` hint). */
+export async function measureLost(db: Queryable, plan: RestorePlan): Promise<{ events: number; firstOccurred: Date | null }> {
+  let events = 0;
+  let firstOccurred: Date | null = null;
+  for (const part of ['released', 'passed'] as const) {
+    const q = partQuery(plan, part);
+    if (!q) continue;
+    const { rows } = await db.query<{ n: number; first: Date | null }>(`SELECT count(*)::int AS n, min(o.occurred_at) AS first ${q.from}`, q.params);
+    events += rows[0]!.n;
+    const first = rows[0]!.first;
+    if (first && (!firstOccurred || first < firstOccurred)) firstOccurred = first;
+  }
+  return { events, firstOccurred };
 }

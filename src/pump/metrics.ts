@@ -28,10 +28,11 @@ export class PumpMetrics {
   private latencyCount = 0;
   private latencySum = 0;
 
-  /** One acked event; `seconds` from occurred_at to the PubAck. */
-  observeAck(seconds: number, duplicate: boolean): void {
+  /** One acked event; `seconds` from occurred_at to the PubAck, undefined to leave the histogram out (an event published again). */
+  observeAck(seconds: number | undefined, duplicate: boolean): void {
     this.published++;
     if (duplicate) this.duplicates++;
+    if (seconds === undefined) return;
     this.latencyCount++;
     this.latencySum += seconds;
     LATENCY_BUCKETS.forEach((le, i) => {

@@ -2,6 +2,7 @@
 // metrics. `statehub pump` runs it under signal handling; `statehub start` runs it in-process.
 import { requireDatabaseUrl, type Config } from '../config.ts';
 import { createDb, type DbOptions } from '../db.ts';
+import { PgTarget } from '../pg-target.ts';
 import type { Logger } from '../logger.ts';
 import { describe } from './backoff.ts';
 import { JetStreamLink } from './jetstream.ts';
@@ -115,6 +116,7 @@ export async function startPump(config: Config, log: Logger, options: PumpOption
     publisher: config.EVENT_PUBLISHER,
     jetstream: () => link?.publisher,
     stream: link,
+    databaseServer: () => PgTarget.of(url).changes,
     isLeader: () => leader?.isLeader ?? false,
     standbys,
     onFatal: cannotContinue,
