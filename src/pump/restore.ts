@@ -3,7 +3,7 @@
 // and what). The loop asks before each delta, so the lost events go before the new ones.
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
-import { describe, sleep } from './backoff.ts';
+import { HealthLog, sleep } from './backoff.ts';
 import type { PubAck } from './jetstream-publisher.ts';
 import type { JetStreamLink } from './jetstream.ts';
 import type { Acked, Lanes } from './lanes.ts';
@@ -26,8 +26,11 @@ export interface RestorerOptions {
 
 export class Restorer {
   private readonly sequences = new SequenceWatch();
+  private readonly looks: HealthLog;
 
-  constructor(private readonly o: RestorerOptions) {}
+  constructor(private readonly o: RestorerOptions) {
+    this.looks = new HealthLog(o.log, 'looking at the JetStream stream to publish what it lost');
+  }
 
   /** Takes a PubAck; true when it shows the stream lost what it acknowledged (the lanes should stop). */
   observe(ack: PubAck): boolean {
@@ -57,10 +60,11 @@ export class Restorer {
     try {
       now = await this.o.stream.streamNow();
     } catch (err) {
-      this.o.log.warn('could not look at the JetStream stream to publish what it lost; trying again', { ...context, error: describe(err) });
+      this.looks.failing(err, context); // once; the loop asks again, new deltas wait meanwhile
       await sleep(250, this.o.signal);
       return;
     }
+    this.looks.ok();
     if (now.createdAt !== this.sequences.created) {
       this.o.log.warn('JetStream stream was created anew: what it held before is not published again (statehub replay does that)', context);
       this.sequences.restart(now.createdAt);
