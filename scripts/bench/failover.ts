@@ -131,31 +131,36 @@ async function streamLeaderKill(ctx: BenchContext): Promise<Figure[]> {
     await sleep(3000); // the restarted replica catches up
   }
   await writer.stop();
-  const stall = median(stalls);
   return [
-    {
-      bench: 'failover',
-      metric: `stream leader SIGKILL (R3, ${RATE}/s): longest time without an ack`,
-      value: round(stall / 1000, 2),
-      unit: 's',
-      baseline: { name: 'same run, no fault (10 s)', value: round(baseline / 1000, 3) },
-      ratio: round(stall / baseline, 1),
-      goal: '<= 8 s',
-      met: stall <= 8000,
-      runs: ctx.runs,
-      detail: { runs: stalls, electionsMs: elections, resumedAfterElectionMs: afterElection, note: 'JetStream elects the new stream leader itself (election); the pump resumes after it' },
-    },
-    {
-      bench: 'failover',
-      metric: 'stream leader SIGKILL: new leader -> first ack',
-      value: round(median(afterElection), 0),
-      unit: 'ms',
-      goal: '<= 1000 ms',
-      met: median(afterElection) <= 1000,
-      runs: ctx.runs,
-      detail: { runs: afterElection, electionMs: elections },
-    },
+    stallFigure(`stream leader SIGKILL (R3, ${RATE}/s)`, stalls, baseline, 8000, {
+      electionsMs: elections,
+      resumedAfterElectionMs: afterElection,
+      note: 'JetStream elects the new stream leader itself (election); the pump resumes after it',
+    }),
+    msFigure('stream leader SIGKILL: new leader -> first ack', afterElection, 1000, { electionMs: elections }),
   ];
+}
+
+/** The median of the longest times without an ack, against the same run's with no fault. */
+function stallFigure(fault: string, stalls: number[], baseline: number, goalMs: number | undefined, detail: Record<string, unknown>): Figure {
+  const stall = median(stalls);
+  return {
+    bench: 'failover',
+    metric: `${fault}: longest time without an ack`,
+    value: round(stall / 1000, 2),
+    unit: 's',
+    baseline: { name: 'same run, no fault (10 s)', value: round(baseline / 1000, 3) },
+    ratio: round(stall / baseline, 1),
+    ...(goalMs === undefined ? {} : { goal: `<= ${goalMs / 1000} s`, met: stall <= goalMs }),
+    runs: stalls.length,
+    detail: { runs: stalls, ...detail },
+  };
+}
+
+/** The median of `values` (ms) against a goal. */
+function msFigure(metric: string, values: number[], goalMs: number, detail: Record<string, unknown> = {}): Figure {
+  const value = median(values);
+  return { bench: 'failover', metric, value: round(value, 0), unit: 'ms', goal: `<= ${goalMs} ms`, met: value <= goalMs, runs: values.length, detail: { runs: values, ...detail } };
 }
 
 /** A primary with `standbys` standbys, database statehub, and its multi-host URL. */
@@ -198,29 +203,9 @@ async function promotion(ctx: BenchContext): Promise<Figure[]> {
     await pump.stop();
     await cluster.close();
   }
-  const stall = median(stalls);
-  const baseline = median(baselines);
   return [
-    {
-      bench: 'failover',
-      metric: `primary crash + promotion (PUMP_WAIT_FOR_STANDBYS=1, ${RATE}/s): longest time without an ack`,
-      value: round(stall / 1000, 2),
-      unit: 's',
-      baseline: { name: 'same run, no fault (10 s)', value: round(baseline / 1000, 3) },
-      ratio: round(stall / baseline, 1),
-      runs: ctx.runs,
-      detail: { runs: stalls, baselineRuns: baselines },
-    },
-    {
-      bench: 'failover',
-      metric: 'promotion -> first ack from the promoted standby',
-      value: round(median(follows), 0),
-      unit: 'ms',
-      goal: '<= 5000 ms',
-      met: median(follows) <= 5000,
-      runs: ctx.runs,
-      detail: { runs: follows },
-    },
+    stallFigure(`primary crash + promotion (PUMP_WAIT_FOR_STANDBYS=1, ${RATE}/s)`, stalls, median(baselines), undefined, { baselineRuns: baselines }),
+    msFigure('promotion -> first ack from the promoted standby', follows, 5000),
   ];
 }
 

@@ -2,7 +2,7 @@
 // pump's position (the newest batch's snapshot): only rows the pump has not passed are read,
 // through the txid index, never the published ones.
 import type { Queryable } from '../db.ts';
-import { newSince, splitSnapshot } from './delta.ts';
+import { notPassedAt, positionParams } from './delta.ts';
 import { readPosition } from './outbox.ts';
 
 export interface Backlog {
@@ -22,12 +22,10 @@ export interface Backlog {
 
 export async function backlog(db: Queryable): Promise<Backlog> {
   const position = await readPosition(db);
-  const { xmax, xip } = splitSnapshot(position.snapshot);
-  // A delta recorded part way: what it delivered through its last id is not pending.
   const { rows } = await db.query<Backlog>(
     `WITH pending AS (
        SELECT o.id, o.occurred_at FROM statehub.outbox o
-        WHERE ${newSince('$1', '$2')} AND NOT (o.id <= $3 AND pg_visible_in_snapshot(o.txid, $4::pg_snapshot))
+        WHERE ${notPassedAt(1)}
      ),
           parked AS (
             SELECT count(*) FILTER (WHERE state = 'failed')::int AS failed,
@@ -43,7 +41,7 @@ export async function backlog(db: Queryable): Promise<Backlog> {
             (extract(epoch FROM clock_timestamp() - parked.blocked_since) * 1000)::float8 AS "oldestBlockedAgeMs"
        FROM parked
        LEFT JOIN LATERAL (SELECT id, occurred_at FROM pending ORDER BY id LIMIT 1) AS o ON true`,
-    [xmax, xip, position.partial?.throughId ?? 0, position.partial?.snapshot ?? position.snapshot],
+    positionParams(position),
   );
   return rows[0]!;
 }

@@ -5,7 +5,8 @@
 //                   └─────┴──── rows ◀───────────┴───────────────────┘
 //   any state ──database error──▶ backing off ──▶ delivering;   stop() ──▶ stopped
 //
-// delivering: publish the parked events an operator released, then the next delta (delta-run.ts: the rows
+// delivering: publish again what the stream lost after acknowledging it (restore.ts), the parked
+// events an operator released (release.ts), then the next delta (delta-run.ts: the rows
 // committed since the snapshot reached), page by page with the next page read while the
 // current one is in flight. Delivered events are recorded as one batch row about once a second
 // while events keep coming (also part way through a large delta), and when they stop (on the way
@@ -23,8 +24,9 @@ import type { JetStreamPublisher } from './jetstream-publisher.ts';
 import { Lanes, type Acked, type Publisher } from './lanes.ts';
 import type { PumpMetrics } from './metrics.ts';
 import { confirmDatabase, PositionAheadError, type Origin } from './origin.ts';
-import { readReleasable, settleReleased, type Parked } from './outbox.ts';
+import type { Parked } from './outbox.ts';
 import { envelopePublisher } from './publish.ts';
+import { releaseParked, type ReleaseRun } from './release.ts';
 import { ReleasePace } from './release-pace.ts';
 import { Restorer } from './restore.ts';
 import type { StandbyGate } from './standbys.ts';
@@ -79,6 +81,7 @@ export class Delivery {
   private origin: Origin | undefined;
   private originServer = 0;
   private readonly restorer: Restorer;
+  private readonly releaseRun: ReleaseRun;
   constructor(private readonly o: DeliveryOptions) {
     this.busy = new BusyFlag(o.db, o.isLeader);
     this.book = new Bookkeeping({
@@ -89,13 +92,7 @@ export class Delivery {
     });
     this.dbHealth = new HealthLog(o.log, 'outbox database access');
     this.natsHealth = new HealthLog(o.log, 'JetStream publishing');
-    const publish = envelopePublisher(o.publisher, o.jetstream, () => this.origin);
-    this.publish = async (row) => {
-      const ack = await publish(row);
-      // The stream lost what it acknowledged: stop here; deliver() publishes the lost events again first.
-      if (this.restorer.observe(ack)) this.lanes?.abort();
-      return ack;
-    };
+    this.publish = envelopePublisher(o.publisher, o.jetstream, () => this.origin);
     this.restorer = new Restorer({
       db: o.db,
       log: o.log,
@@ -106,6 +103,14 @@ export class Delivery {
       forgetPosition: () => this.book.forget(),
       signal: this.stopSignal.signal,
     });
+    this.releaseRun = {
+      db: o.db,
+      batchSize: o.batchSize,
+      pace: this.releases,
+      busy: this.busy,
+      mayPublish: () => o.standbys.passedNow(() => this.mayGoOn()),
+      lanes: (onAck) => this.newLanes(false, onAck),
+    };
   }
 
   /** Asks for a look at the outbox (and at released parked events) as soon as possible. */
@@ -271,7 +276,7 @@ export class Delivery {
     if (server !== this.originServer) [this.origin, this.originServer] = [undefined, server];
     this.origin ??= await confirmDatabase(this.o.db);
     if (this.restorer.pending) await this.restorer.restore();
-    const found = this.releases.take() && (await this.release());
+    const found = this.releases.take() && (await releaseParked(this.releaseRun));
     if (this.restorer.pending) return true; // seen while releasing: the lost events go first
     if (this.stopping) return found; // no new delta once stopping
     const { db, batchSize } = this.o;
@@ -292,6 +297,8 @@ export class Delivery {
         this.natsHealth.ok();
         this.o.metrics.observeAck(latency ? (Date.now() - a.occurredAt.getTime()) / 1000 : undefined, a.duplicate);
         onAck(a);
+        // The stream lost what it acknowledged: stop here; deliver() publishes the lost events again first.
+        if (this.restorer.observe(a)) lanes.abort();
       },
       onPark,
       onError: (row, error, permanent) => {
@@ -303,22 +310,5 @@ export class Delivery {
     });
     this.lanes = lanes;
     return lanes;
-  }
-
-  /** Publishes the parked events that may go now and records what became of them. */
-  private async release(): Promise<boolean> {
-    const rows = await readReleasable(this.o.db, this.o.batchSize);
-    if (rows.length === 0) return false;
-    if (!(await this.o.standbys.passedNow(() => this.mayGoOn()))) return false;
-    await this.busy.set(true);
-    const acks: Acked[] = [];
-    const lanes = this.newLanes(false, (a) => acks.push(a));
-    lanes.add(rows);
-    await lanes.close();
-    // Also after an abort: what was acked is published, whoever leads next.
-    await settleReleased(this.o.db, acks, lanes.parked.filter((p) => p.state === 'failed').map((p) => ({ id: p.id, error: p.error! })));
-    // Those still failing transiently stay waiting (lanes.left): they are tried again later.
-    this.releases.settled(acks.length > 0, lanes.left.length > 0);
-    return acks.length > 0;
   }
 }

@@ -8,7 +8,7 @@
 // The two are merged in id order, so each ordering key's events come in capture order, and no
 // page walks over the rows delivered since a long transaction wrote its first event.
 import type { Queryable } from '../db.ts';
-import type { OutboxRow } from './outbox.ts';
+import type { OutboxRow, Position } from './outbox.ts';
 
 /** A row of the delta, and whether its key is blocked by a parked event. */
 export interface DeltaRow extends OutboxRow {
@@ -26,6 +26,19 @@ export function splitSnapshot(snapshot: string): { xmin: string; xmax: string; x
 // computed in SQL: the planner then estimates them from the column's statistics instead of
 // guessing (a guess that picked a full scan in test/pump-outbox-sql).
 export const newSince = (xmax: string, xip: string) => `(o.txid >= ${xmax}::xid8 OR o.txid = ANY (${xip}::xid8[]))`;
+
+/**
+ * SQL over outbox alias o: not passed at a position (not visible in its snapshot, nor delivered by
+ * the delta it records part way), its four parameters numbered from $`first` (positionParams).
+ */
+export const notPassedAt = (first: number) =>
+  `${newSince(`$${first}`, `$${first + 1}`)} AND NOT (o.id <= $${first + 2} AND pg_visible_in_snapshot(o.txid, $${first + 3}::pg_snapshot))`;
+
+/** The parameters of notPassedAt() for `position`. */
+export function positionParams(position: Position): [string, string[], number, string] {
+  const { xmax, xip } = splitSnapshot(position.snapshot);
+  return [xmax, xip, position.partial?.throughId ?? 0, position.partial?.snapshot ?? position.snapshot];
+}
 
 /** The next delta's extent, per part: from the previous snapshot to one taken by this very statement. */
 export interface Delta {

@@ -9,9 +9,8 @@
 // created anew (another creation time) is not restored: what it held was removed on purpose,
 // and `statehub replay` re-publishes it on request.
 import type { Queryable } from '../db.ts';
-import { splitSnapshot } from './delta.ts';
-import type { PubAck } from './jetstream-publisher.ts';
-import type { OutboxRow } from './outbox.ts';
+import { notPassedAt, positionParams } from './delta.ts';
+import { readBatchPosition, readPosition, type Ack, type OutboxRow, type Position } from './outbox.ts';
 
 export interface Lost {
   stream: string;
@@ -28,7 +27,7 @@ export class SequenceWatch {
   lost: Lost | undefined;
 
   /** Takes a PubAck; true when it shows a loss (kept in `lost` until restored()). */
-  observe(ack: PubAck): boolean {
+  observe(ack: Ack): boolean {
     if (ack.duplicate) return false;
     const found = ack.seq <= this.highest;
     if (found) {
@@ -56,11 +55,10 @@ export interface RestorePlan {
   /** The stream's creation time: batches and parked events of an older stream of that name do not count. */
   createdAt: string;
   windowMs: number;
-  /**
-   * The position before the first batch that reached the lost sequence (its snapshot split, and
-   * the delta it records part way); undefined when no batch within the window reached it.
-   */
-  since?: { xmax: string; xip: string[]; throughId: number; nextSnapshot: string };
+  /** The position before the first batch that reached the lost sequence; undefined when no batch within the window reached it. */
+  since?: Position;
+  /** The position now: what it has not passed is still to come by the deltas. */
+  now: Position;
   /** Batches that reached the lost sequence before the duplicate window (or whose predecessor is pruned): not published again. */
   older: number;
 }
@@ -69,34 +67,25 @@ const REACHED = `b.stream = $1 AND b.last_seq >= $2 AND b.started_at >= $3::time
 const IN_WINDOW = `b.finished_at >= now() - $4 * interval '1 millisecond'`;
 
 export async function restorePlan(db: Queryable, lost: Lost, createdAt: string, windowMs: number): Promise<RestorePlan> {
-  const { rows } = await db.query<{ snapshot: string | null; next_snapshot: string | null; through_id: string | null; first: string | null; older: number }>(
+  const { rows } = await db.query<{ first: string | null; previous: string | null; older: number }>(
     `WITH first AS (SELECT min(b.id) AS id FROM statehub.outbox_batches b WHERE ${REACHED} AND ${IN_WINDOW})
-     SELECT p.snapshot::text, p.next_snapshot::text, p.through_id::text, f.id::text AS first,
+     SELECT f.id::text AS first, fb.previous_id::text AS previous,
             (SELECT count(*)::int FROM statehub.outbox_batches b WHERE ${REACHED} AND NOT ${IN_WINDOW}) AS older
-       FROM first f
-       LEFT JOIN statehub.outbox_batches fb ON fb.id = f.id
-       LEFT JOIN statehub.outbox_batches p ON p.id = fb.previous_id`,
+       FROM first f LEFT JOIN statehub.outbox_batches fb ON fb.id = f.id`,
     [lost.stream, lost.fromSeq, createdAt, windowMs],
   );
   const r = rows[0]!;
-  const plan: RestorePlan = { lost, createdAt, windowMs, older: r.older };
-  if (r.first !== null && r.snapshot === null) plan.older++; // its predecessor was pruned: where it began is unknown
-  if (r.snapshot !== null) {
-    const { xmax, xip } = splitSnapshot(r.snapshot);
-    plan.since = { xmax, xip, throughId: Number(r.through_id ?? 0), nextSnapshot: r.next_snapshot ?? r.snapshot };
-  }
+  const since = r.previous === null ? undefined : await readBatchPosition(db, 'WHERE id = $1', [r.previous]);
+  const plan: RestorePlan = { lost, createdAt, windowMs, since, now: await readPosition(db), older: r.older };
+  if (r.first !== null && !since) plan.older++; // its predecessor was pruned: where it began is unknown
   return plan;
 }
 
-// Passed since the plan's position: not visible in its snapshot (as two txid index conditions,
-// like a delta), nor in the delta it records part way; passed now (visible in the newest batch's
-// snapshot, or in the delta that one records part way); and not held in the parked table.
+// Passed since the plan's position (through the txid index, like a delta) and passed now; not
+// held in the parked table.
 const PASSED_SINCE = `
-  FROM statehub.outbox o,
-       (SELECT snapshot, next_snapshot, through_id FROM statehub.outbox_batches ORDER BY id DESC LIMIT 1) n
- WHERE (o.txid >= $1::xid8 OR o.txid = ANY ($2::xid8[]))
-   AND NOT (o.id <= $3 AND pg_visible_in_snapshot(o.txid, $4::pg_snapshot))
-   AND (pg_visible_in_snapshot(o.txid, n.snapshot) OR (o.id <= n.through_id AND pg_visible_in_snapshot(o.txid, n.next_snapshot)))
+  FROM statehub.outbox o
+ WHERE ${notPassedAt(1)} AND NOT (${notPassedAt(5)})
    AND NOT EXISTS (SELECT 1 FROM statehub.outbox_parked p WHERE p.outbox_id = o.id AND p.state <> 'published')`;
 
 // Parked events released and published at or after the lost sequence, into this stream, within the window.
@@ -109,8 +98,7 @@ export type LostPart = 'released' | 'passed';
 
 function partQuery(plan: RestorePlan, part: LostPart): { from: string; params: unknown[] } | undefined {
   if (part === 'released') return { from: RELEASED_SINCE, params: [plan.lost.stream, plan.lost.fromSeq, plan.createdAt, plan.windowMs] };
-  const s = plan.since;
-  return s && { from: PASSED_SINCE, params: [s.xmax, s.xip, s.throughId, s.nextSnapshot] };
+  return plan.since && { from: PASSED_SINCE, params: [...positionParams(plan.since), ...positionParams(plan.now)] };
 }
 
 /** A page of one part of what to publish again, in id order, after id `afterId`. */

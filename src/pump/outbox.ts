@@ -26,11 +26,19 @@ export interface Position {
 }
 
 export async function readPosition(db: Queryable): Promise<Position> {
+  const position = await readBatchPosition(db, 'ORDER BY id DESC LIMIT 1', []);
+  if (!position) throw new Error('statehub.outbox_batches is empty: the origin batch of migrations/0007 is missing');
+  return position;
+}
+
+/** Where delivery stood at the batch row `where` picks (a clause over outbox_batches, with `params`). */
+export async function readBatchPosition(db: Queryable, where: string, params: unknown[]): Promise<Position | undefined> {
   const { rows } = await db.query<{ id: number; snapshot: string; next_snapshot: string | null; through_id: number | null }>(
-    'SELECT id, snapshot::text, next_snapshot::text, through_id FROM statehub.outbox_batches ORDER BY id DESC LIMIT 1',
+    `SELECT id, snapshot::text, next_snapshot::text, through_id FROM statehub.outbox_batches ${where}`,
+    params,
   );
   const r = rows[0];
-  if (!r) throw new Error('statehub.outbox_batches is empty: the origin batch of migrations/0007 is missing');
+  if (!r) return undefined;
   return {
     batchId: r.id,
     snapshot: r.snapshot,

@@ -67,6 +67,8 @@ export const ORIGIN_HEADERS = { system: 'Statehub-Db-System', timeline: 'Statehu
  * usable) as transient.
  */
 export function envelopePublisher(publisher: string, jetstream: () => JetStreamPublisher | undefined, origin: () => Origin | undefined): Publisher {
+  let headersOf: Origin | undefined;
+  let extra: Record<string, string> | undefined;
   return (row) => {
     let data: Uint8Array;
     try {
@@ -78,7 +80,10 @@ export function envelopePublisher(publisher: string, jetstream: () => JetStreamP
     const js = jetstream();
     if (!js) return Promise.reject(new Error('NATS is not usable'));
     const o = origin();
-    const extra = o ? { [ORIGIN_HEADERS.system]: o.system, [ORIGIN_HEADERS.timeline]: String(o.timeline) } : undefined;
+    if (o !== headersOf) {
+      headersOf = o; // built once per confirmed origin, not per message
+      extra = o && { [ORIGIN_HEADERS.system]: o.system, [ORIGIN_HEADERS.timeline]: String(o.timeline) };
+    }
     return js.publish(row.subject, data, row.event_id, extra);
   };
 }

@@ -4,7 +4,6 @@
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { HealthLog, sleep } from './backoff.ts';
-import type { PubAck } from './jetstream-publisher.ts';
 import type { JetStreamLink } from './jetstream.ts';
 import type { Acked, Lanes } from './lanes.ts';
 import { measureLost, readLost, restorePlan, SequenceWatch, type Lost, type RestorePlan } from './lost-acks.ts';
@@ -33,7 +32,7 @@ export class Restorer {
   }
 
   /** Takes a PubAck; true when it shows the stream lost what it acknowledged (the lanes should stop). */
-  observe(ack: PubAck): boolean {
+  observe(ack: Acked): boolean {
     // A stream seen created anew since (deleted meanwhile) starts its own numbering.
     const created = this.o.stream?.streamCreatedAt;
     if (created !== this.sequences.created) this.sequences.restart(created);
